@@ -1,0 +1,1 @@
+"""Benchmarks and quality evaluations; each script prints a table (see docs/benchmarks.md)."""

@@ -1,0 +1,1 @@
+"""The application: settings, database engine, the pipeline (stage order), workers, CLI, web."""

@@ -1,0 +1,1 @@
+"""The `deskmail` subcommands, one module per group; `deskmail.cli` registers them."""

@@ -1,0 +1,1 @@
+"""Alembic migrations for Deskmail's schema (`deskmail db upgrade`)."""

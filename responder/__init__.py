@@ -1,0 +1,1 @@
+"""Outgoing mail: Jinja2 templates, rendering, the outbox and its sender. Imports only `models`."""
