@@ -33,6 +33,8 @@ def cli(ctx: click.Context, config_file: Path | None, data_dir: Path | None, ver
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Alembic announces each of its plugins at INFO; only its warnings help an operator.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)
     ctx.obj = CliState(config_file, data_dir)
 
 

@@ -24,7 +24,7 @@ from intake.limits import MailLimits
 from intake.mime import extract, load_message
 from intake.parsed import MailAddress, ParsedMail
 from intake.recording import add_inbound_message, create_ticket
-from intake.screening import ScreenConfig, ScreenKind, ScreeningVerdict, screen
+from intake.screening import ScreeningConfig, ScreenKind, ScreeningVerdict, screen
 from intake.threading import Correlation, MailKeys, correlate
 from intake.trimming import extract_new_part
 from models import (
@@ -96,7 +96,7 @@ class Pipeline:
     def __init__(self, app: App, extra_stages: Sequence[Stage] = ()) -> None:
         self.app = app
         self.limits = mail_limits(app)
-        self.screen_config = ScreenConfig(
+        self.screen_config = ScreeningConfig(
             own_addresses=app.settings.address_set,
             message_id_domain=app.settings.message_id_domain,
         )
@@ -142,7 +142,9 @@ class Pipeline:
     def screen(self, ctx: MailContext) -> None:
         """Auto-replies, bounces, reports, loops and list mail end here, recorded."""
         assert ctx.message is not None
-        verdict = screen(ctx.message, self.screen_config)
+        verdict = screen(
+            ctx.message, self.screen_config, envelope_sender=_envelope_sender(ctx.inbound)
+        )
         ctx.verdict = verdict
         outcome = _SCREEN_OUTCOMES.get(verdict.kind)
         if outcome is None:
@@ -177,16 +179,22 @@ class Pipeline:
         if parsed.from_ is None or not parsed.from_.email:
             parsed = _with_sender(parsed, ctx.inbound.mail_from.strip("<> "))
             ctx.parsed = parsed
+        trimmed = extract_new_part(
+            parsed.text,
+            html=parsed.html_sanitized,
+            sender_name=parsed.from_.name if parsed.from_ else None,
+        )
         if correlation.ticket_id is None:
             ticket = create_ticket(ctx.session, parsed, self.app.settings.address_set)
-            ctx.new_text = parsed.text
+            # A mail forwarded to the help desk is the problem report: keep the forward.
+            ctx.new_text = "\n\n".join(p for p in (trimmed.new_text, trimmed.forwarded) if p)
             ctx.outcome = Outcome.TICKET_CREATED
             signal = ThreadSignal.NEW_TICKET
         else:
             found = ctx.session.get(Ticket, correlation.ticket_id)
             assert found is not None
             ticket = found
-            ctx.new_text = extract_new_part(parsed.text).new_text
+            ctx.new_text = trimmed.new_text
             ctx.outcome = Outcome.FOLLOWUP
             signal = correlation.signal
         ctx.ticket = ticket
@@ -227,6 +235,13 @@ class Pipeline:
                 data={"inbound": ctx.inbound.id, "reason": ctx.reason, **ctx.details},
             )
         )
+
+
+def _envelope_sender(inbound: InboundMessage) -> str | None:
+    # SMTP gives the reverse-path ("" for the null sender <>); other sources have none.
+    if inbound.source == "smtp":
+        return inbound.mail_from.strip("<> ")
+    return None
 
 
 def _keys(inbound: InboundMessage, parsed: ParsedMail) -> MailKeys:
