@@ -22,6 +22,7 @@ from deskmail.app import App
 from intake.errors import MailQuarantined
 from intake.limits import MailLimits
 from intake.mime import extract, load_message
+from intake.mime_deadline import Deadline
 from intake.parsed import MailAddress, ParsedMail
 from intake.recording import add_inbound_message, create_ticket
 from intake.screening import ScreeningConfig, ScreenKind, ScreeningVerdict, screen
@@ -121,10 +122,15 @@ class Pipeline:
 
     def parse(self, ctx: MailContext) -> None:
         """Load the MIME structure and extract the parts later stages read."""
+        # One time budget covers loading and extraction (docs/decisions/0011).
+        deadline = Deadline.after(self.limits.parse_time_budget_seconds)
         try:
-            ctx.message = load_message(ctx.inbound.raw, self.limits)
+            ctx.message = load_message(ctx.inbound.raw, self.limits, deadline=deadline)
             ctx.parsed = extract(
-                ctx.message, received_at=ctx.inbound.received_at, limits=self.limits
+                ctx.message,
+                received_at=ctx.inbound.received_at,
+                limits=self.limits,
+                deadline=deadline,
             )
         except MailQuarantined as exc:
             ctx.outcome = Outcome.QUARANTINED
