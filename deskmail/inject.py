@@ -51,7 +51,9 @@ def inject_bytes(app: App, worker: Worker, raw: bytes, *, mail_from: str = "") -
         stored = store_raw(
             session,
             raw,
-            Envelope(source="inject", mail_from=mail_from, rcpt_to=tuple(app.settings.addresses[:1])),
+            Envelope(
+                source="inject", mail_from=mail_from, rcpt_to=tuple(app.settings.addresses[:1])
+            ),
         )
     if not stored.created:
         with app.read_sessions() as session:

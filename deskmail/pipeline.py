@@ -25,7 +25,7 @@ from intake.mime import extract, load_message
 from intake.mime_deadline import Deadline
 from intake.parsed import MailAddress, ParsedMail
 from intake.recording import add_inbound_message, create_ticket
-from intake.screening import ScreeningConfig, ScreenKind, ScreeningVerdict, screen
+from intake.screening import ScreeningConfig, ScreeningVerdict, ScreenKind, screen
 from intake.threading import Correlation, MailKeys, correlate
 from intake.trimming import extract_new_part
 from models import (
@@ -181,7 +181,8 @@ class Pipeline:
     def record(self, ctx: MailContext) -> None:
         """Store the mail as a new ticket or as a follow-up on its ticket."""
         parsed, correlation = ctx.parsed, ctx.correlation
-        assert parsed is not None and correlation is not None
+        assert parsed is not None
+        assert correlation is not None
         if parsed.from_ is None or not parsed.from_.email:
             parsed = _with_sender(parsed, ctx.inbound.mail_from.strip("<> "))
             ctx.parsed = parsed

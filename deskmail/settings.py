@@ -63,6 +63,9 @@ class ImapAccount(BaseModel):
     mailboxes: list[str] = Field(default_factory=lambda: ["INBOX"])
     # After the mail is committed: add the \Seen flag, or move it to `move_to`.
     after_fetch: Literal["flag", "move"] = "flag"
+    # The flag set after the commit: `\\Seen`, or a keyword such as `$Deskmail` to leave the
+    # mail unread for people who also read the mailbox.
+    flag: str = "\\Seen"
     move_to: str = "Deskmail/Processed"
     use_idle: bool = True
     poll_seconds: float = 60.0
@@ -205,9 +208,13 @@ def load_settings(
     """
     if data_dir is not None:
         overrides["data_dir"] = data_dir
-    path = config_file or (Path(os.environ["DESKMAIL_CONFIG"]) if "DESKMAIL_CONFIG" in os.environ else None)
+    path = config_file or (
+        Path(os.environ["DESKMAIL_CONFIG"]) if "DESKMAIL_CONFIG" in os.environ else None
+    )
     if path is None:
-        folder = Path(overrides.get("data_dir") or os.environ.get("DESKMAIL_DATA_DIR") or "deskmail-data")
+        folder = Path(
+            overrides.get("data_dir") or os.environ.get("DESKMAIL_DATA_DIR") or "deskmail-data"
+        )
         candidate = folder / "deskmail.toml"
         path = candidate if candidate.exists() else None
     if path is not None and not path.exists():

@@ -51,7 +51,9 @@ def worker_name() -> str:
 def backoff(app: App, attempts: int) -> timedelta:
     """Exponential backoff after `attempts` failed tries, capped."""
     settings = app.settings.worker
-    seconds = min(settings.backoff_seconds * (2 ** max(attempts - 1, 0)), settings.backoff_max_seconds)
+    seconds = min(
+        settings.backoff_seconds * (2 ** max(attempts - 1, 0)), settings.backoff_max_seconds
+    )
     return timedelta(seconds=seconds)
 
 
@@ -81,8 +83,7 @@ class Worker:
             if is_postgres(self.app.engine):
                 query = query.with_for_update(skip_locked=True)
             ids = list(session.execute(query).scalars())
-            claimed = [i for i in ids if self._mark_claimed(session, i)]
-        return claimed
+            return [i for i in ids if self._mark_claimed(session, i)]
 
     def claim_one(self, inbound_id: int) -> bool:
         """Claim one given mail (used by `deskmail inject` and `inbound retry`)."""
@@ -98,7 +99,7 @@ class Worker:
             )
             .values(status=InboundStatus.PROCESSING, claimed_by=self.name, claimed_at=utcnow())
         )
-        return result.rowcount == 1  # type: ignore[attr-defined]
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     def release_stale_claims(self) -> int:
         """Give back mail claimed by a worker that died mid-way (claim older than the timeout)."""
@@ -132,7 +133,7 @@ class Worker:
                     context.reason,
                     dict(context.details),
                 )
-        except Exception as exc:  # noqa: BLE001 - recorded on the row and retried, never lost
+        except Exception as exc:  # recorded on the row and retried, never lost
             log.exception("inbound %s failed", inbound_id)
             return self._record_failure(inbound_id, exc)
         log.info(
@@ -185,7 +186,7 @@ class Worker:
         while not stop.is_set():
             try:
                 results = self.run_once()
-            except Exception:  # noqa: BLE001 - database down: keep the worker alive, retry
+            except Exception:  # database down: keep the worker alive, retry
                 log.exception("worker %s could not claim mail", self.name)
                 results = []
             if not results:
@@ -193,20 +194,20 @@ class Worker:
 
 
 def retry_dead(app: App, inbound_id: int) -> bool:
-    """Put a dead-lettered (or quarantined) mail back in the queue for one more round."""
+    """Put a dead-lettered (or quarantined) mail back in the queue for one more round.
+
+    A mail kept as its header section only (too large to fetch from IMAP) cannot be processed
+    again: its body waits on the IMAP server, so it stays quarantined.
+    """
     with app.sessions() as session, session.begin():
-        result = session.execute(
-            update(InboundMessage)
-            .where(
-                InboundMessage.id == inbound_id,
-                InboundMessage.status.in_([InboundStatus.DEAD, InboundStatus.QUARANTINED]),
-            )
-            .values(
-                status=InboundStatus.RECEIVED,
-                attempts=0,
-                next_attempt_at=utcnow(),
-                claimed_by="",
-                outcome=None,
-            )
-        )
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        row = session.get(InboundMessage, inbound_id, with_for_update=True)
+        if row is None or row.status not in (InboundStatus.DEAD, InboundStatus.QUARANTINED):
+            return False
+        if row.details.get("headers_only"):
+            return False
+        row.status = InboundStatus.RECEIVED
+        row.attempts = 0
+        row.next_attempt_at = utcnow()
+        row.claimed_by = ""
+        row.outcome = None
+        return True

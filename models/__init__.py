@@ -3,6 +3,7 @@
 Importing this package registers every table on `Base.metadata` (migrations compare it).
 """
 
+from models import web as web  # the web UI's tables (sessions, API tokens, login throttle)
 from models.article import (
     Article,
     ArticleAttachment,
@@ -58,9 +59,9 @@ __all__ = [
     "MailboxCursor",
     "Message",
     "ModelStatus",
-    "Outcome",
     "OutboundMessage",
     "OutboundStatus",
+    "Outcome",
     "ParticipantRole",
     "Passage",
     "Person",

@@ -44,9 +44,7 @@ class Message(Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
     direction: Mapped[Direction] = mapped_column(String(20))
     inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_message.id"), default=None)
-    outbound_id: Mapped[int | None] = mapped_column(
-        ForeignKey("outbound_message.id"), default=None
-    )
+    outbound_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_message.id"), default=None)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), default=None)
 
     message_id: Mapped[str | None] = mapped_column(String(998), default=None)

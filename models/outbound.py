@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
@@ -30,7 +30,11 @@ class OutboundMessage(Base):
     """One outgoing mail, rendered and ready to send."""
 
     __tablename__ = "outbound_message"
-    __table_args__ = (Index("ix_outbound_message_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbound_message_status_next", "status", "next_attempt_at"),
+        # The caps on automatic mail count a recipient's recent mail (responder.suppression).
+        Index("ix_outbound_message_recipient_created", "recipient", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), default=None, index=True)
@@ -48,3 +52,15 @@ class OutboundMessage(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    # The primary (To) recipient, lower-cased: one row per primary recipient, so a reply token
+    # and the per-recipient caps each concern one person.
+    recipient: Mapped[str] = mapped_column(String(320), default="", server_default="")
+    subject: Mapped[str] = mapped_column(String(1000), default="", server_default="")
+    claimed_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # Why the mail was suppressed or finally failed, in words an agent understands.
+    status_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Recipients the relay accepted; after a partial accept `rcpt_to` keeps only those still
+    # owed a delivery (refused with a 4xx), so a retry never repeats a delivery.
+    delivered_to: Mapped[list[str]] = mapped_column(default=list, server_default=text("'[]'"))
+    relay_response: Mapped[str] = mapped_column(String(1000), default="", server_default="")

@@ -10,20 +10,23 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from deskmail.app import App  # noqa: E402 - the offline switches must come first
-from deskmail.settings import Settings, load_settings  # noqa: E402
-from tests.servers.databases import (  # noqa: E402
+from deskmail.app import App  # the offline switches must come first
+from deskmail.settings import Settings, load_settings
+from tests.servers.databases import (
     empty_postgres,
     migrated_sqlite_template,
     postgres_database,
     sqlite_copy,
 )
+
+pytest_plugins = ["tests.servers.dovecot"]
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("DESKMAIL_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -61,7 +64,7 @@ def db_url(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path
 
 def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Settings:
     """Test settings: one help desk address, a fixed secret, the given database."""
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "database_url": database_url,
         "addresses": [HELPDESK],
         "secret_key": "test-secret-key-not-for-production",
