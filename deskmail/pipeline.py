@@ -26,9 +26,11 @@ from intake.mime_deadline import Deadline
 from intake.parsed import MailAddress, ParsedMail
 from intake.recording import add_inbound_message, create_ticket
 from intake.screening import ScreeningConfig, ScreeningVerdict, ScreenKind, screen
+from intake.signature import find_recurring_signature
 from intake.threading import Correlation, MailKeys, correlate
 from intake.trimming import extract_new_part
 from models import (
+    Direction,
     Event,
     InboundMessage,
     Message,
@@ -39,6 +41,9 @@ from models import (
 )
 
 log = logging.getLogger(__name__)
+
+# How many earlier mails of a sender are compared to find their recurring signature.
+SIGNATURE_HISTORY = 5
 
 _SCREEN_OUTCOMES = {
     ScreenKind.AUTO_REPLY: Outcome.AUTO_REPLY,
@@ -188,8 +193,11 @@ class Pipeline:
             ctx.parsed = parsed
         trimmed = extract_new_part(
             parsed.text,
-            html=parsed.html_sanitized,
+            # HTML quote markers only when the text came from the HTML (its conversion loses
+            # the `>` marks); a text/plain part carries its own quoting.
+            html=parsed.html_sanitized if parsed.text_source == "text/html" else None,
             sender_name=parsed.from_.name if parsed.from_ else None,
+            known_signatures=self._recurring_signature(ctx.session, parsed),
         )
         if correlation.ticket_id is None:
             ticket = create_ticket(ctx.session, parsed, self.app.settings.address_set)
@@ -216,6 +224,22 @@ class Pipeline:
         )
 
     # Helpers ------------------------------------------------------------------------------
+
+    def _recurring_signature(self, session: Session, parsed: ParsedMail) -> list[str]:
+        """The signature this sender repeats in their mails, learned from their last ones."""
+        if parsed.from_ is None or not parsed.from_.email:
+            return []
+        previous = session.execute(
+            select(Message.text)
+            .where(
+                Message.from_email == parsed.from_.email,
+                Message.direction == Direction.INBOUND,
+            )
+            .order_by(Message.id.desc())
+            .limit(SIGNATURE_HISTORY)
+        ).scalars()
+        signature = find_recurring_signature(list(previous), parsed.text)
+        return [signature] if signature else []
 
     def _note_on_related_ticket(self, ctx: MailContext) -> None:
         """Put a screened mail on the timeline of the ticket it concerns, if one is known."""

@@ -28,13 +28,19 @@ _ATTRIBUTES: dict[str, set[str]] = {
 for _tag, _extra in {
     # Presentational attributes that mail layouts rely on; none of them loads anything.
     "*": {"title", "lang", "dir", "style"},
+    # Quote markers (`div.gmail_quote`, `#divRplyFwdMsg`, `blockquote type=cite`) let the
+    # trimming stage find the quoted part. The HTML is only ever shown in a sandboxed frame of
+    # its own, so class and id names cannot reach our pages' styles or scripts.
+    "blockquote": {"type", "class", "id"},
+    "div": {"align", "class", "id"},
+    "span": {"class", "id"},
+    "hr": {"class", "id"},
     "font": {"color", "face", "size"},
     "table": {"width", "border", "cellpadding", "cellspacing", "bgcolor"},
     "td": {"width", "height", "valign", "bgcolor", "nowrap"},
     "th": {"width", "height", "valign", "bgcolor", "nowrap"},
     "tr": {"valign", "bgcolor"},
     "p": {"align"},
-    "div": {"align"},
 }.items():
     _ATTRIBUTES.setdefault(_tag, set()).update(_extra)
 

@@ -48,7 +48,7 @@ class Message(Base):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), default=None)
 
     message_id: Mapped[str | None] = mapped_column(String(998), default=None)
-    from_email: Mapped[str] = mapped_column(String(320), default="")
+    from_email: Mapped[str] = mapped_column(String(320), default="", index=True)
     from_name: Mapped[str] = mapped_column(String(200), default="")
     to: Mapped[list[str]] = mapped_column(default=list)
     cc: Mapped[list[str]] = mapped_column(default=list)

@@ -513,6 +513,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("message", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_message_ticket_id"), ["ticket_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_message_from_email"), ["from_email"], unique=False)
 
     op.create_table(
         "attachment",
@@ -546,6 +547,7 @@ def downgrade() -> None:
     op.drop_table("attachment")
     with op.batch_alter_table("message", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_message_ticket_id"))
+        batch_op.drop_index(batch_op.f("ix_message_from_email"))
 
     op.drop_table("message")
     op.drop_table("training_example")
