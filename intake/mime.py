@@ -29,7 +29,7 @@ from intake.mime_headers import (
     raw_values,
     trim_references,
 )
-from intake.mime_text import collapse_whitespace, strip_controls
+from intake.mime_text import collapse_whitespace, payload_of, strip_controls
 from intake.parsed import MailAddress, ParsedMail
 
 _FEED_CHUNK = 64 * 1024
@@ -53,7 +53,7 @@ def _depth(message: Message) -> int:
     while stack:
         part, depth = stack.pop()
         deepest = max(deepest, depth)
-        payload = part.get_payload()
+        payload = payload_of(part)
         if isinstance(payload, list):
             stack.extend((child, depth + 1) for child in payload if isinstance(child, Message))
     return deepest

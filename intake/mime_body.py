@@ -43,7 +43,7 @@ from intake.mime_parts import (
     part_filename,
     uuencoded_name,
 )
-from intake.mime_text import clean_body, collapse_whitespace
+from intake.mime_text import clean_body, collapse_whitespace, payload_of
 from intake.parsed import ParsedAttachment
 
 _BODY_TYPES = frozenset({"text/plain", "text/html"})
@@ -106,7 +106,7 @@ class _Walk:
             self.defect("mime_too_deep")
             return []
         content_type = part.get_content_type()
-        payload = part.get_payload()
+        payload = payload_of(part)
         children = (
             [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
         )

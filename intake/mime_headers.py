@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from email.message import Message
 
 from intake.charsets import codec_for, decode_bytes, detect_codec, is_single_byte
-from intake.mime_text import strip_controls
+from intake.mime_text import payload_of, strip_controls
 
 # RFC 2047 section 2: =?charset?encoding?encoded-text?=. Leniencies every mail reader has:
 # encoded text may hold spaces (some mailers do not encode them) and the word may touch
@@ -211,7 +211,7 @@ def iter_parts(message: Message, limit: int) -> list[Message]:
     while stack and len(found) < limit:
         part = stack.pop()
         found.append(part)
-        payload = part.get_payload()
+        payload = payload_of(part)
         if isinstance(payload, list):
             stack.extend(reversed([p for p in payload if isinstance(p, Message)]))
     return found

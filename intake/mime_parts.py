@@ -14,7 +14,7 @@ from email.policy import compat32
 
 from intake.attachments import decode_uu_payload
 from intake.mime_headers import decode_encoded_words, raw_text, unfold
-from intake.mime_text import strip_controls
+from intake.mime_text import payload_of, strip_controls
 
 _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
 _UUENCODINGS = frozenset({"x-uuencode", "uuencode", "x-uue", "uue"})
@@ -30,7 +30,7 @@ def _payload_text(part: Message) -> bytes:
 
     `get_payload()` turns 8-bit bytes into U+FFFD; these are not in either alphabet anyway.
     """
-    payload = part.get_payload()
+    payload = payload_of(part)
     if not isinstance(payload, str):
         return b""
     return payload.encode("ascii", "replace")

@@ -6,6 +6,7 @@ keeps its line breaks but loses NULs and other controls that break storage and d
 """
 
 import re
+from email.message import Message
 
 # Characters that end a line somewhere: CR, LF, VT, FF, the ASCII separators, NEL and the
 # Unicode line and paragraph separators (all treated as line breaks by some consumer).
@@ -67,3 +68,27 @@ def clean_body(value: str) -> str:
     text = _no_surrogates(_NEWLINES.sub("\n", value))
     # translate() walks every character; most bodies have nothing to translate.
     return text.translate(_BODY_TABLE) if _BODY_CHANGES.search(text) else text
+
+
+def payload_of(part: Message) -> list[Message] | str:
+    """A part's payload as `get_payload()` gives it, but never raising.
+
+    For a non-multipart part holding 8-bit bytes, the stdlib decodes with the declared charset
+    and can raise (`ValueError` for a charset name with a NUL, for instance); such a payload is
+    then read as ASCII with replacement characters, which is what the stdlib does for charsets
+    it does not know.
+    """
+    if part.is_multipart():
+        payload = part.get_payload()
+        return [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
+    try:
+        payload = part.get_payload()
+    except (ValueError, LookupError, UnicodeError):
+        # The stored payload itself; compat32 keeps 8-bit bytes as surrogate escapes.
+        stored = getattr(part, "_payload", "")
+        if not isinstance(stored, str):
+            return ""
+        return stored.encode("ascii", "surrogateescape").decode("ascii", "replace")
+    if isinstance(payload, list):
+        return [p for p in payload if isinstance(p, Message)]
+    return payload if isinstance(payload, str) else ""
