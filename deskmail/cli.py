@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from deskmail.commands import db, inbound, serve, tickets
+from deskmail.commands import db, inbound, outbox, serve, tickets
 from deskmail.commands.base import CliState, err_console
 from models.errors import DeskmailError
 
@@ -45,6 +45,8 @@ cli.add_command(tickets.tickets)
 cli.add_command(serve.serve)
 cli.add_command(serve.smtp)
 cli.add_command(serve.worker)
+cli.add_command(outbox.outbox)
+cli.add_command(outbox.sender)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from deskmail.knowledge_settings import KnowledgeSettings
 from models.errors import DeskmailError
 
 
@@ -98,6 +99,29 @@ class WorkerSettings(BaseModel):
     claim_timeout_seconds: float = 600.0
 
 
+class OutboxSettings(BaseModel):
+    """How the outbox sender retries and gives up (like an MTA's queue)."""
+
+    batch_size: int = 20
+    poll_seconds: float = 1.0
+    backoff_seconds: float = 60.0
+    backoff_max_seconds: float = 3600.0
+    # Postfix's maximal_queue_lifetime is 5 days: temporary failures retry this long.
+    max_age_hours: float = 120.0
+    claim_timeout_seconds: float = 1800.0
+    threads: int = 1
+
+
+class AutoReplySettings(BaseModel):
+    """Caps on automatic mail per recipient and per ticket (0 turns a cap off)."""
+
+    per_recipient_short: int = 5
+    per_recipient_day: int = 40
+    per_ticket_short: int = 3
+    per_ticket_day: int = 20
+    short_window_minutes: float = 10.0
+
+
 class Settings(BaseSettings):
     """Everything an operator can set; see docs/configuration.md."""
 
@@ -118,8 +142,13 @@ class Settings(BaseSettings):
     imap_accounts: list[ImapAccount] = Field(default_factory=list)
     limits: Limits = Field(default_factory=Limits)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     web_listen: str = "127.0.0.1:8080"
     relay_url: str = ""
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    auto_reply: AutoReplySettings = Field(default_factory=AutoReplySettings)
+    # The help desk's time zone: times in mails, business hours of the SLA calendar.
+    timezone: str = "UTC"
     log_level: str = "INFO"
 
     @field_validator("addresses", mode="before")
