@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from deskmail.commands import db, inbound, outbox, serve, tickets
+from deskmail.commands import db, inbound, kb, outbox, serve, tickets
 from deskmail.commands.base import CliState, err_console
 from models.errors import DeskmailError
 
@@ -42,11 +42,14 @@ cli.add_command(db.db)
 cli.add_command(inbound.inject)
 cli.add_command(inbound.inbound)
 cli.add_command(tickets.tickets)
+cli.add_command(kb.kb)
 cli.add_command(serve.serve)
 cli.add_command(serve.smtp)
 cli.add_command(serve.worker)
 cli.add_command(outbox.outbox)
 cli.add_command(outbox.sender)
+cli.add_command(users.users)
+cli.add_command(web.web)
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from deskmail.knowledge_settings import KnowledgeSettings
+from deskmail.web.web_settings import WebSettings
 from models.errors import DeskmailError
 
 
@@ -144,6 +145,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     web_listen: str = "127.0.0.1:8080"
+    web: WebSettings = Field(default_factory=WebSettings)
     relay_url: str = ""
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     auto_reply: AutoReplySettings = Field(default_factory=AutoReplySettings)
