@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from deskmail.commands import db, inbound, kb, outbox, serve, tickets
+from deskmail.commands import db, inbound, kb, outbox, serve, tickets, users, web
 from deskmail.commands.base import CliState, err_console
 from models.errors import DeskmailError
 
