@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from models import InboundMessage, InboundStatus, Message, Person, Ticket
+from models import Article, InboundMessage, InboundStatus, Message, Person, Suggestion, Ticket
 
 
 def _iso(value: Any) -> str | None:
@@ -84,7 +84,36 @@ def ticket_detail(session: Session, ticket: Ticket) -> dict[str, Any]:
         "created": _iso(ticket.created_at),
         "updated": _iso(ticket.updated_at),
         "messages": [message_view(m) for m in messages],
+        "suggestions": ticket_suggestions(session, ticket.id),
     }
+
+
+def ticket_suggestions(session: Session, ticket_id: int) -> list[dict[str, Any]]:
+    """The knowledge-base articles suggested for a ticket, best first, with the passage that
+    matched and whether the requester may be (or was) offered them."""
+    rows = session.execute(
+        select(Suggestion, Article.slug, Article.title, Article.audience)
+        .join(Article, Article.id == Suggestion.article_id)
+        .where(Suggestion.ticket_id == ticket_id)
+        .order_by(Suggestion.rank, Suggestion.id)
+    ).all()
+    # Only the latest search's suggestions (rows made outside a search are always shown).
+    latest = max((row[0].run_id for row in rows if row[0].run_id is not None), default=None)
+    return [
+        {
+            "id": suggestion.id,
+            "rank": suggestion.rank,
+            "article": {"slug": slug, "title": title, "audience": str(audience)},
+            "score": suggestion.score,
+            "confidence": suggestion.confidence,
+            "passage": suggestion.passage,
+            "eligible_for_requester": suggestion.eligible_for_requester,
+            "sent_to_requester": suggestion.sent_to_requester,
+            "outcome": str(suggestion.outcome),
+        }
+        for suggestion, slug, title, audience in rows
+        if suggestion.run_id in (None, latest)
+    ]
 
 
 def list_tickets(session: Session, *, limit: int = 100, status: str | None = None) -> list[Ticket]:

@@ -1,21 +1,52 @@
 """Wiring: builds the pipeline and the worker of a process from its application object.
 
 The pipeline's later stages (classify, suggest, acknowledge) need services that are costly to
-build (the classifier, the matcher); they are created here, once per process.
+build (the sentence encoder, the classifier, the matcher); `build_services` creates them once
+per process, and every worker thread's pipeline shares them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from deskmail.app import App
-from deskmail.pipeline import Pipeline
+from deskmail.encoder import build_encoder
+from deskmail.matching import KnowledgeServices, build_knowledge
+from deskmail.pipeline import Pipeline, Stage
+from deskmail.suggest import SuggestStage
 from deskmail.worker import Worker
+from knowledge.embeddings import SentenceTransformerEncoder
 
 
-def build_pipeline(app: App) -> Pipeline:
+@dataclass(frozen=True)
+class ProcessServices:
+    """The costly shared parts of a process: one encoder (the model is loaded on first use)
+    and the knowledge base's embedding store and matcher service."""
+
+    encoder: SentenceTransformerEncoder
+    knowledge: KnowledgeServices
+
+
+def build_services(app: App) -> ProcessServices:
+    """The process's shared services; nothing is loaded until first used."""
+    settings = app.settings.knowledge
+    encoder = build_encoder(app.sessions, settings.model_path, settings.model_key)
+    return ProcessServices(encoder, build_knowledge(app, encoder))
+
+
+def build_pipeline(app: App, services: ProcessServices | None = None) -> Pipeline:
     """The pipeline with every stage this process runs."""
-    return Pipeline(app)
+    services = services or build_services(app)
+    stages: list[Stage] = [
+        # After classify: the suggest stage reads the ticket's category if it has one.
+        SuggestStage(services.knowledge.matching),
+    ]
+    return Pipeline(app, extra_stages=stages)
 
 
-def build_worker(app: App, name: str | None = None) -> Worker:
-    """A worker over this process's pipeline."""
-    return Worker(app, build_pipeline(app), name=name)
+def build_worker(
+    app: App, name: str | None = None, services: ProcessServices | None = None
+) -> Worker:
+    """A worker over this process's pipeline (pass `services` to share them between the
+    worker threads of one process)."""
+    return Worker(app, build_pipeline(app, services), name=name)

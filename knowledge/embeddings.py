@@ -207,36 +207,20 @@ class WordPieceCounter:
         return len(encoding.ids)
 
 
-class SentenceTransformerEncoder:
-    """A sentence-transformers model behind `TextEncoder`, loaded on first use, offline."""
+class _ModelSlot:
+    """The model of one encoder and its twins (`with_cache`), loaded once by whichever asks
+    first; a twin made before the load shares the load, not a copy."""
 
-    def __init__(self, config: EmbeddingConfig, cache: EmbeddingCache | None = None) -> None:
+    def __init__(self, config: EmbeddingConfig) -> None:
         self._config = config
-        self._cache = cache
         self._model: Any = None
         self._lock = threading.Lock()
-        self._counter = WordPieceCounter(config.model_path, max_chars=config.max_chars)
 
     @property
-    def model_key(self) -> str:
-        return self._config.model_key
+    def loaded(self) -> bool:
+        return self._model is not None
 
-    @property
-    def config(self) -> EmbeddingConfig:
-        return self._config
-
-    def with_cache(self, cache: EmbeddingCache | None) -> SentenceTransformerEncoder:
-        """The same model (loaded once, shared) behind another cache."""
-        twin = SentenceTransformerEncoder(self._config, cache)
-        twin._model = self.model()
-        return twin
-
-    def count_tokens(self, text: str) -> int:
-        """Word pieces of `text` in this model's vocabulary (see `WordPieceCounter`)."""
-        return self._counter(text)
-
-    def model(self) -> Any:
-        """The sentence-transformers model, loaded (once) on first use."""
+    def get(self) -> Any:
         with self._lock:
             if self._model is None:
                 # The hub client reads this once at import: set before importing so that no
@@ -252,6 +236,44 @@ class SentenceTransformerEncoder:
                 model.max_seq_length = self._config.max_tokens
                 self._model = model
             return self._model
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model behind `TextEncoder`, loaded on first use, offline."""
+
+    def __init__(self, config: EmbeddingConfig, cache: EmbeddingCache | None = None) -> None:
+        self._config = config
+        self._cache = cache
+        self._slot = _ModelSlot(config)
+        self._counter = WordPieceCounter(config.model_path, max_chars=config.max_chars)
+
+    @property
+    def model_key(self) -> str:
+        return self._config.model_key
+
+    @property
+    def config(self) -> EmbeddingConfig:
+        return self._config
+
+    @property
+    def loaded(self) -> bool:
+        """True once the model is in memory (a search or an embedding loaded it)."""
+        return self._slot.loaded
+
+    def with_cache(self, cache: EmbeddingCache | None) -> SentenceTransformerEncoder:
+        """The same model (loaded at most once, shared, still lazily) behind another cache."""
+        twin = SentenceTransformerEncoder(self._config, cache)
+        twin._slot = self._slot
+        twin._counter = self._counter
+        return twin
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces of `text` in this model's vocabulary (see `WordPieceCounter`)."""
+        return self._counter(text)
+
+    def model(self) -> Any:
+        """The sentence-transformers model, loaded (once) on first use."""
+        return self._slot.get()
 
     @property
     def dimension(self) -> int:

@@ -31,7 +31,7 @@ from models.mailbox import MailboxCursor
 from models.message import Attachment, Blob, Direction, Message, ThreadRef, ThreadSignal
 from models.outbound import OutboundMessage, OutboundStatus
 from models.person import Person
-from models.suggestion import Suggestion, SuggestionOutcome
+from models.suggestion import Suggestion, SuggestionOutcome, SuggestionRun
 from models.ticket import ParticipantRole, Ticket, TicketParticipant, TicketStatus
 from models.user import Role, UserAccount
 
@@ -68,6 +68,7 @@ __all__ = [
     "Role",
     "Suggestion",
     "SuggestionOutcome",
+    "SuggestionRun",
     "ThreadRef",
     "ThreadSignal",
     "Ticket",

@@ -3,6 +3,8 @@
 An article's every change is an `ArticleVersion`; the published version is split into
 passages that are embedded and indexed. `KnowledgeState.version` increases with every change
 that affects search, so each matching process knows when to reload its in-memory index.
+Editors change these rows through `deskmail.knowledge_base`; matching processes read them in
+`deskmail.matching`.
 """
 
 from __future__ import annotations
@@ -45,8 +47,11 @@ class Article(Base):
     current_version: Mapped[int] = mapped_column(default=1)
     published_version: Mapped[int | None] = mapped_column(default=None)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), default=None)
+    # Who saved the latest version (the author of each version is on the version).
+    editor_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(default=None)
 
     versions: Mapped[list[ArticleVersion]] = relationship(
         back_populates="article", order_by="ArticleVersion.number", cascade="all, delete-orphan"
@@ -69,6 +74,8 @@ class ArticleVersion(Base):
     tags: Mapped[list[str]] = mapped_column(default=list)
     audience: Mapped[Audience] = mapped_column(String(20), default=Audience.PUBLIC)
     editor_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), default=None)
+    # Who saved it as the audit trail names them (an e-mail address, or "cli"/"system").
+    created_by: Mapped[str] = mapped_column(String(320), default="")
     note: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -85,10 +92,19 @@ class ArticleAttachment(Base):
     blob_sha256: Mapped[str] = mapped_column(ForeignKey("blob.sha256"))
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(default=0)
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Passage(Base):
-    """A searchable piece of a published article version."""
+    """A searchable piece of a published article version.
+
+    `text` is what is embedded and indexed (title and heading included), `snippet` the
+    article's own words shown as the reason for a suggestion. `content_sha256` is the
+    embedding cache key of `text` under the model `model` (`knowledge.embeddings.content_key`),
+    so the vector is the `Embedding` row with that key and model.
+    """
 
     __tablename__ = "passage"
 
@@ -97,6 +113,9 @@ class Passage(Base):
     version_number: Mapped[int]
     ordinal: Mapped[int]
     text: Mapped[str] = mapped_column(Text)
+    snippet: Mapped[str] = mapped_column(Text, default="")
+    is_title: Mapped[bool] = mapped_column(default=False)
+    model: Mapped[str] = mapped_column(String(200), default="")
     content_sha256: Mapped[str] = mapped_column(String(64), index=True)
 
 
@@ -113,16 +132,26 @@ class Embedding(Base):
 
 
 class ArticleExample(Base):
-    """A past ticket an article solved (positive) or did not solve (negative)."""
+    """A past ticket an article solved (positive) or did not solve (negative).
+
+    The vector is the `Embedding` row with `content_sha256` and `model` (the ticket's text was
+    embedded when the suggestion was made); the suggestion whose outcome made the example is
+    kept so that a changed verdict replaces it.
+    """
 
     __tablename__ = "article_example"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("article.id"), index=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), default=None)
+    suggestion_id: Mapped[int | None] = mapped_column(
+        ForeignKey("suggestion.id"), default=None, index=True
+    )
     text: Mapped[str] = mapped_column(Text)
     content_sha256: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(200), default="")
     positive: Mapped[bool]
+    created_by: Mapped[str] = mapped_column(String(320), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
