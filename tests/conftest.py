@@ -26,7 +26,7 @@ from tests.servers.databases import (
     sqlite_copy,
 )
 
-pytest_plugins = ["tests.servers.dovecot", "tests.servers.browser"]
+pytest_plugins = ["tests.servers.dovecot", "tests.servers.browser", "tests.servers.smtp"]
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("DESKMAIL_SHARED_DATA", REPO.parent / "shared" / "data"))

@@ -20,9 +20,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from tests.servers.smtp import ReceivedMail, smtp_sink
-
-__all__ = ["smtp_sink"]  # the fixture, imported so pytest finds it for these tests
+from tests.servers.smtp import ReceivedMail
 
 RELAY_USER = "desk@example.org"
 RELAY_PASSWORD = "p@ss:w/rd %&?#é"  # every character that needs percent-encoding in a URL
