@@ -54,8 +54,19 @@ cli.add_command(web.web)
 
 def main() -> None:
     """Entry point: run the CLI, turning Deskmail's own errors into a clear message."""
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 - only on the error path
+
     try:
         cli(standalone_mode=True)
     except DeskmailError as exc:
         err_console.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    except SQLAlchemyError as exc:
+        # The most common cause by far: a schema older than the code.
+        first_line = str(exc).splitlines()[0]
+        err_console.print(
+            f"[red]database error:[/] {first_line}\n"
+            "Is the schema up to date? Run `deskmail db upgrade`.",
+            highlight=False,
+        )
         sys.exit(2)

@@ -36,7 +36,8 @@ def _announce(line: str) -> None:
     click.echo(line)  # click.echo flushes: scripts and tests read these lines as they come
 
 
-def _run(app: App, services: list[Service], stop_timeout: float) -> None:
+def run_process(app: App, services: list[Service], stop_timeout: float) -> None:
+    """Run `services` until SIGTERM/SIGINT, announcing each line; exit 1 if one failed."""
     from deskmail.serve import run_services, stop_on_signals  # noqa: PLC0415
 
     url = app.engine.url.render_as_string(hide_password=True)
@@ -52,18 +53,51 @@ def _run(app: App, services: list[Service], stop_timeout: float) -> None:
 @click.command()
 @_data_option
 @click.option("--workers", default=1, show_default=True, help="Pipeline worker threads.")
+@click.option(
+    "--starter-kb/--no-starter-kb",
+    default=True,
+    show_default=True,
+    help="Load the starter knowledge base when the knowledge base is empty.",
+)
 @_stop_option
 @pass_state
-def serve(state: CliState, data_dir: Path | None, workers: int, stop_timeout: float) -> None:
-    """Run everything in one process: schema upgrade, SMTP intake, pipeline workers."""
+def serve(
+    state: CliState, data_dir: Path | None, workers: int, starter_kb: bool, stop_timeout: float
+) -> None:
+    """Run everything in one process: schema upgrade, SMTP intake, IMAP polling, pipeline
+    workers, the outbox sender and the web UI."""
     from deskmail.db import upgrade  # noqa: PLC0415 - keeps `deskmail --help` instant
-    from deskmail.serve import WorkerService  # noqa: PLC0415
-    from deskmail.smtp_service import SmtpService  # noqa: PLC0415
 
     state.override_data_dir(data_dir)
     with opened_app(state) as app:
         upgrade(app.engine)
-        _run(app, [WorkerService(app, workers), SmtpService(app)], stop_timeout)
+        run_process(app, embedded_services(app, workers, starter_kb=starter_kb), stop_timeout)
+
+
+def embedded_services(app: App, workers: int, *, starter_kb: bool) -> list[Service]:
+    """Every service of the embedded default, sharing one set of costly process services."""
+    from deskmail.imap_service import ImapService  # noqa: PLC0415
+    from deskmail.knowledge_transfer import ensure_starter_kb  # noqa: PLC0415
+    from deskmail.sender_service import SenderService  # noqa: PLC0415
+    from deskmail.serve import WorkerService  # noqa: PLC0415
+    from deskmail.smtp_service import SmtpService  # noqa: PLC0415
+    from deskmail.web_service import WebService  # noqa: PLC0415
+    from deskmail.wiring import build_services, build_worker  # noqa: PLC0415
+
+    services = build_services(app)
+    if starter_kb and app.settings.knowledge.load_starter_kb:
+        loaded = ensure_starter_kb(app, services.knowledge.store)
+        if loaded:
+            _announce(f"knowledge base: loaded {loaded} starter articles")
+    running: list[Service] = [
+        WorkerService(app, workers, build=lambda a, name: build_worker(a, name, services)),
+        SmtpService(app),
+        SenderService(app),
+        WebService(app),
+    ]
+    if app.settings.imap_accounts:
+        running.append(ImapService(app))
+    return running
 
 
 @click.command()
@@ -79,7 +113,7 @@ def smtp(state: CliState, data_dir: Path | None, listen: str | None, stop_timeou
     state.override_data_dir(data_dir)
     with opened_app(state) as app:
         require_current_schema(app.engine)
-        _run(app, [SmtpService(app, listen=listen)], stop_timeout)
+        run_process(app, [SmtpService(app, listen=listen)], stop_timeout)
 
 
 @click.command()
@@ -94,4 +128,4 @@ def worker(state: CliState, data_dir: Path | None, threads: int, stop_timeout: f
     state.override_data_dir(data_dir)
     with opened_app(state) as app:
         require_current_schema(app.engine)
-        _run(app, [WorkerService(app, threads)], stop_timeout)
+        run_process(app, [WorkerService(app, threads)], stop_timeout)

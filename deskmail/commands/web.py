@@ -26,11 +26,11 @@ from deskmail.commands.base import CliState, opened_app, pass_state
 @pass_state
 def web(state: CliState, data_dir: Path | None, listen: str | None, stop_timeout: float) -> None:
     """Run the web UI and JSON API only (the schema must be up to date)."""
-    from deskmail.commands.serve import _run  # noqa: PLC0415 - shared announce/run/exit logic
+    from deskmail.commands.serve import run_process  # noqa: PLC0415 - shared run/exit logic
     from deskmail.serve import require_current_schema  # noqa: PLC0415
     from deskmail.web_service import WebService  # noqa: PLC0415
 
     state.override_data_dir(data_dir)
     with opened_app(state) as app:
         require_current_schema(app.engine)
-        _run(app, [WebService(app, listen=listen)], stop_timeout)
+        run_process(app, [WebService(app, listen=listen)], stop_timeout)
