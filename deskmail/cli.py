@@ -14,8 +14,22 @@ from pathlib import Path
 
 import click
 
-from deskmail.commands import db, inbound, kb, outbox, serve, tickets, users, web
+from deskmail.commands import (
+    db,
+    demo,
+    inbound,
+    kb,
+    outbox,
+    reports,
+    scheduler,
+    serve,
+    tickets,
+    users,
+    web,
+)
 from deskmail.commands.base import CliState, err_console
+from deskmail.commands.categories import categories
+from deskmail.commands.classifier import classifier
 from models.errors import DeskmailError
 
 
@@ -43,11 +57,16 @@ cli.add_command(inbound.inject)
 cli.add_command(inbound.inbound)
 cli.add_command(tickets.tickets)
 cli.add_command(kb.kb)
+cli.add_command(classifier)
+cli.add_command(categories)
 cli.add_command(serve.serve)
 cli.add_command(serve.smtp)
 cli.add_command(serve.worker)
 cli.add_command(outbox.outbox)
 cli.add_command(outbox.sender)
+cli.add_command(scheduler.scheduler)
+cli.add_command(reports.reports)
+cli.add_command(demo.demo)
 cli.add_command(users.users)
 cli.add_command(web.web)
 

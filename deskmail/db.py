@@ -18,6 +18,7 @@ from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 import models
+from deskmail.write_gate import waiting_for_lock
 
 MIGRATIONS = Path(models.__file__).parent / "migrations"
 
@@ -37,7 +38,12 @@ def _sqlite_begin(conn: Any) -> None:
     # writes fails with "database is locked" when another writer committed in between, and
     # busy_timeout does not cover that case. Read-only engines (`reader`) begin DEFERRED.
     mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-    conn.exec_driver_sql(f"BEGIN {mode}")
+    if mode == "IMMEDIATE":
+        # Intake and the sender let the worker know they wait (deskmail.write_gate).
+        with waiting_for_lock():
+            conn.exec_driver_sql(f"BEGIN {mode}")
+    else:
+        conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:

@@ -19,6 +19,7 @@ from pathlib import Path
 from deskmail.app import App
 from deskmail.serve import ServiceError
 from deskmail.settings import Settings
+from deskmail.write_gate import urgent_writes
 from responder.compose import Identity
 from responder.errors import RelayUrlError
 from responder.outbox import Outbox
@@ -154,7 +155,8 @@ class SenderService:
 
     def _run(self, sender: OutboxSender) -> None:
         try:
-            sender.run_forever(self._stop)
+            with urgent_writes():  # a sent mail's row is marked at once (deskmail.write_gate)
+                sender.run_forever(self._stop)
         except BaseException as exc:  # reported through `failure()`
             log.exception("sender %s stopped", sender.name)
             self._errors.append(exc)

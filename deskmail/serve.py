@@ -65,12 +65,19 @@ class WorkerService:
         app: App,
         threads: int = 1,
         build: Callable[[App, str], Worker] | None = None,
+        warm_up: Callable[[], None] | None = None,
     ) -> None:
         if threads < 1:
             raise ServiceError("at least one worker thread is needed")
         self.app = app
         self.threads = threads
         self._build = build
+        # Loads what the stages need (the sentence model: seconds) before the first claim, so
+        # no worker holds the database's write lock while a model loads (on SQLite that lock
+        # would make SMTP intake wait and answer 451).
+        self._warm_up = warm_up
+        self._warm_lock = threading.Lock()
+        self._warmed = False
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._errors: list[BaseException] = []
@@ -94,10 +101,20 @@ class WorkerService:
 
     def _run(self, worker: Worker) -> None:
         try:
+            self._warm_up_once()
             worker.run_forever(self._stop)
         except BaseException as exc:  # reported through `failure()`
             log.exception("worker %s stopped", worker.name)
             self._errors.append(exc)
+
+    def _warm_up_once(self) -> None:
+        with self._warm_lock:  # the other threads wait: they would only load the same model
+            if self._warmed or self._warm_up is None:
+                return
+            started = time.monotonic()
+            self._warm_up()
+            self._warmed = True
+            log.info("worker ready after %.1f s of warm-up", time.monotonic() - started)
 
     def stop(self, timeout: float) -> None:
         """Let each worker finish the mail it is on, then end the threads."""

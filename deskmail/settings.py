@@ -22,7 +22,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from deskmail.classifier_settings import ClassifierSettings
 from deskmail.knowledge_settings import KnowledgeSettings
+from deskmail.process_settings import ProcessSettings
 from deskmail.web.web_settings import WebSettings
 from models.errors import DeskmailError
 
@@ -98,6 +100,9 @@ class WorkerSettings(BaseModel):
     poll_seconds: float = 0.5
     batch_size: int = 20
     claim_timeout_seconds: float = 600.0
+    # On SQLite, at most this long before each mail the worker lets SMTP intake and the sender
+    # write first (deskmail.write_gate).
+    yield_seconds: float = 1.0
 
 
 class OutboxSettings(BaseModel):
@@ -144,11 +149,13 @@ class Settings(BaseSettings):
     limits: Limits = Field(default_factory=Limits)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+    classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     web_listen: str = "127.0.0.1:8080"
     web: WebSettings = Field(default_factory=WebSettings)
     relay_url: str = ""
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     auto_reply: AutoReplySettings = Field(default_factory=AutoReplySettings)
+    process: ProcessSettings = Field(default_factory=ProcessSettings)
     # The help desk's time zone: times in mails, business hours of the SLA calendar.
     timezone: str = "UTC"
     log_level: str = "INFO"

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from deskmail.app import App
 from deskmail.serve import ServiceError
 from deskmail.settings import Settings
+from deskmail.write_gate import urgent_writes
 from intake.smtp_server import SmtpConfig, SmtpIntakeServer, StoreMail
 from intake.store import Envelope, Stored, store_raw
 from models.errors import DeskmailError
@@ -238,7 +239,7 @@ class GroupCommitStore:
     def _commit(self, batch: list[_Pending]) -> list[Stored]:
         began = time.perf_counter()
         try:
-            with self.sessions() as session, session.begin():
+            with urgent_writes(), self.sessions() as session, session.begin():
                 return [store_raw(session, item.raw, item.envelope) for item in batch]
         finally:
             self.stats.commit_seconds += time.perf_counter() - began

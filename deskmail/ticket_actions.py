@@ -12,6 +12,7 @@ the responder and classifier work; `change_status` changes the state only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -46,6 +47,9 @@ ACTIVE_STATUSES: tuple[TicketStatus, ...] = (
     TicketStatus.OPEN,
     TicketStatus.PENDING,
 )
+
+# Waiting for the requester, or resolved: the SLA clocks stand still (deskmail.sla).
+SLA_PAUSED_STATUSES: tuple[TicketStatus, ...] = (TicketStatus.PENDING, TicketStatus.RESOLVED)
 
 
 class TicketActionError(DeskmailError):
@@ -116,12 +120,19 @@ def add_note(session: Session, number: int, text: str, *, actor: Actor) -> Messa
 
 
 def change_status(
-    session: Session, number: int, status: TicketStatus | str, *, actor: Actor
+    session: Session,
+    number: int,
+    status: TicketStatus | str,
+    *,
+    actor: Actor,
+    now: datetime | None = None,
 ) -> Ticket:
     """Move the ticket to another state; resolving and closing stamp their times.
 
     Reopening (back to open or pending) clears the resolution and closing times, so service
-    level clocks and reports see the ticket as active again.
+    level clocks and reports see the ticket as active again. Entering pending or resolved
+    pauses the SLA clock and leaving them ends the pause (stamped here; `deskmail.lifecycle`
+    and the scheduler add the pause's business time to the due times, `deskmail.sla`).
     """
     try:
         target = TicketStatus(status)
@@ -133,8 +144,9 @@ def change_status(
     previous = TicketStatus(ticket.status)
     if previous == target:
         return ticket
-    now = utcnow()
+    now = now or utcnow()
     ticket.status = target
+    _stamp_sla_pause(ticket, previous, target, now)
     if target == TicketStatus.RESOLVED:
         ticket.resolved_at = now
     elif target == TicketStatus.CLOSED:
@@ -146,6 +158,22 @@ def change_status(
     ticket.updated_at = now
     _event(session, ticket, "status_changed", actor, **{"from": str(previous), "to": str(target)})
     return ticket
+
+
+def _stamp_sla_pause(
+    ticket: Ticket, previous: TicketStatus, target: TicketStatus, now: datetime
+) -> None:
+    if target in SLA_PAUSED_STATUSES and previous not in SLA_PAUSED_STATUSES:
+        if ticket.sla_paused_at is None:
+            ticket.sla_paused_at = now
+            ticket.sla_resumed_at = None
+    elif (
+        target in ACTIVE_STATUSES
+        and previous in SLA_PAUSED_STATUSES
+        and ticket.sla_paused_at is not None
+        and ticket.sla_resumed_at is None
+    ):
+        ticket.sla_resumed_at = now
 
 
 def assignable_account(session: Session, email: str) -> UserAccount:

@@ -14,6 +14,7 @@ import logging
 import socket
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -21,6 +22,9 @@ from deskmail.app import App
 from deskmail.serve import ServiceError
 from deskmail.smtp_service import host_port_text, listen_socket
 from deskmail.web.config import WebConfig
+
+if TYPE_CHECKING:
+    from deskmail.matching import KnowledgeServices
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +37,18 @@ class WebService:
     name = "web"
 
     def __init__(
-        self, app: App, *, listen: str | None = None, config: WebConfig | None = None
+        self,
+        app: App,
+        *,
+        listen: str | None = None,
+        config: WebConfig | None = None,
+        knowledge: KnowledgeServices | None = None,
     ) -> None:
         self.app = app
         self.config = config
+        # The process's own knowledge services (`deskmail serve`): publishing from the UI then
+        # embeds with the model the worker already loaded instead of loading a second copy.
+        self.knowledge = knowledge
         host, port = app.settings.web_host_port
         if listen is not None:
             from deskmail.settings import parse_host_port  # noqa: PLC0415 - rarely used
@@ -60,6 +72,10 @@ class WebService:
         from deskmail.web.app import create_app  # noqa: PLC0415 - loads FastAPI only when used
 
         web = create_app(self.app, self.config)
+        if self.knowledge is not None:
+            from deskmail.web.kb_pages import use_knowledge  # noqa: PLC0415
+
+            use_knowledge(web, self.knowledge)
         sock = listen_socket(self.host, self.port)
         self.address = host_port_text(sock)
         self.port = sock.getsockname()[1]

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from deskmail.acknowledge import AcknowledgeStage
 from deskmail.app import App
+from deskmail.classification import ClassificationService, ClassifyStage
 from deskmail.encoder import build_encoder
+from deskmail.lifecycle import LifecycleStage
 from deskmail.matching import KnowledgeServices, build_knowledge
 from deskmail.pipeline import Pipeline, Stage
 from deskmail.suggest import SuggestStage
+from deskmail.ticket_mail import TicketMailer
 from deskmail.worker import Worker
 from knowledge.embeddings import SentenceTransformerEncoder
 
@@ -25,21 +29,32 @@ class ProcessServices:
 
     encoder: SentenceTransformerEncoder
     knowledge: KnowledgeServices
+    # The classifier embeds through the knowledge base's store: a ticket's vector is made once,
+    # by the classify stage, and the suggest stage finds it stored.
+    classification: ClassificationService | None = None
 
 
 def build_services(app: App) -> ProcessServices:
     """The process's shared services; nothing is loaded until first used."""
     settings = app.settings.knowledge
     encoder = build_encoder(app.sessions, settings.model_path, settings.model_key)
-    return ProcessServices(encoder, build_knowledge(app, encoder))
+    knowledge = build_knowledge(app, encoder)
+    return ProcessServices(encoder, knowledge, ClassificationService(app, knowledge.store))
 
 
 def build_pipeline(app: App, services: ProcessServices | None = None) -> Pipeline:
     """The pipeline with every stage this process runs."""
     services = services or build_services(app)
+    classification = services.classification or ClassificationService(app, services.knowledge.store)
+    mailer = TicketMailer.build(app)
     stages: list[Stage] = [
+        # First: a follow-up that starts a new ticket (closed, or past the reopen window) is
+        # classified, searched and acknowledged like any new ticket.
+        LifecycleStage(app, mailer),
+        *([ClassifyStage(classification)] if app.settings.classifier.enabled else []),
         # After classify: the suggest stage reads the ticket's category if it has one.
         SuggestStage(services.knowledge.matching),
+        AcknowledgeStage(app, mailer),
     ]
     return Pipeline(app, extra_stages=stages)
 

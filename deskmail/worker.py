@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from deskmail.app import App
 from deskmail.db import is_postgres
 from deskmail.pipeline import MailContext, Pipeline
+from deskmail.write_gate import wait_for_urgent_writers
 from models import InboundMessage, InboundStatus, Outcome, utcnow
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class Worker:
         self.app = app
         self.pipeline = pipeline
         self.name = name or worker_name()
+        self._sqlite = app.engine.dialect.name == "sqlite"
 
     # Claiming -----------------------------------------------------------------------------
 
@@ -177,8 +179,17 @@ class Worker:
         return Result(inbound_id, None, None, f"failed ({status}): {error}", {}, error)
 
     def run_once(self) -> list[Result]:
-        """Claim a batch and process it; returns what happened."""
-        return [self.process(i) for i in self.claim(self.app.settings.worker.batch_size)]
+        """Claim a batch and process it; returns what happened.
+
+        Before each mail, SMTP intake and the sender waiting for SQLite's write lock go first
+        (bounded by `worker.yield_seconds`, deskmail.write_gate).
+        """
+        results = []
+        for inbound_id in self.claim(self.app.settings.worker.batch_size):
+            if self._sqlite:
+                wait_for_urgent_writers(self.app.settings.worker.yield_seconds)
+            results.append(self.process(inbound_id))
+        return results
 
     def run_forever(self, stop: threading.Event) -> None:
         """Process mail until `stop` is set; sleeps briefly when there is nothing to do."""

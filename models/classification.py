@@ -42,6 +42,10 @@ class Classification(Base):
     model_version: Mapped[str] = mapped_column(String(100), default="")
     source: Mapped[LabelSource] = mapped_column(String(20))
     corrected_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), default=None)
+    # Why: the model's best guesses when it abstained, what decided impact and urgency (model,
+    # signal, default, VIP, major incident), the phrases found, the major incident joined,
+    # the model version of each label, and for a correction the labels it replaced.
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -57,8 +61,14 @@ class TrainingExample(Base):
     impact: Mapped[str | None] = mapped_column(String(20), default=None)
     urgency: Mapped[str | None] = mapped_column(String(20), default=None)
     source: Mapped[LabelSource] = mapped_column(String(20))
-    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), default=None)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), default=None, index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), default=None)
+    # Who made the label (an agent's address, "cli"), also when no person row exists.
+    created_by: Mapped[str] = mapped_column(String(320), default="", server_default="")
+    # SHA-256 of the text: a re-import of the same export adds nothing twice.
+    text_sha256: Mapped[str] = mapped_column(String(64), default="", server_default="", index=True)
+    # Where the example came from: an import's file name, or empty for a correction.
+    origin: Mapped[str] = mapped_column(String(300), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -84,3 +94,11 @@ class ClassifierModel(Base):
     trained_at: Mapped[datetime] = mapped_column(default=utcnow)
     promoted_at: Mapped[datetime | None] = mapped_column(default=None)
     notes: Mapped[str] = mapped_column(Text, default="")
+    # What the model predicts ({"category": [...], ...}) and what it needs to predict: the
+    # sentence encoder it was trained with (0 dimensions: none) and the tree it saw.
+    label_sets: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    encoder_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    embedding_dim: Mapped[int] = mapped_column(default=0, server_default="0")
+    tree_fingerprint: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    # The promotion decision: promoted or not, the reasons, the version compared with.
+    decision: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")

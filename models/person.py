@@ -23,6 +23,9 @@ class Person(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     vip: Mapped[bool] = mapped_column(default=False)
+    # The person's role in the organisation ("executive", "engineer", ...): some roles count
+    # as VIP for prioritising (classifier settings, `vip_roles`).
+    role: Mapped[str] = mapped_column(String(100), default="", server_default="")
     # Automatic mail (acknowledgements, notifications) is not sent while muted, e.g. after a
     # hard bounce: it would only bounce again.
     auto_mail_muted: Mapped[bool] = mapped_column(default=False)

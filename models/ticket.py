@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, utcnow
@@ -38,7 +38,11 @@ class Ticket(Base):
     """One issue of one requester."""
 
     __tablename__ = "ticket"
-    __table_args__ = (Index("ix_ticket_status_created", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_ticket_status_created", "status", "created_at"),
+        # The scheduler's questions: resolved since when (auto-close), warnings due.
+        Index("ix_ticket_status_resolved", "status", "resolved_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subject: Mapped[str] = mapped_column(String(500), default="")
@@ -68,6 +72,24 @@ class Ticket(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(default=None)
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
     resolution: Mapped[str] = mapped_column(Text, default="")
+
+    # The SLA clock (deskmail.sla, docs/decisions/0122): the priority the due times were
+    # computed for, when warnings fall due, open and finished pauses (pending, resolved), and
+    # the once-only markers the scheduler claims with guarded updates.
+    sla_priority: Mapped[str | None] = mapped_column(String(4), default=None)
+    first_response_warn_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolution_warn_at: Mapped[datetime | None] = mapped_column(default=None)
+    sla_paused_at: Mapped[datetime | None] = mapped_column(default=None)
+    sla_resumed_at: Mapped[datetime | None] = mapped_column(default=None)
+    sla_paused_seconds: Mapped[int] = mapped_column(default=0, server_default="0")
+    first_response_warned_at: Mapped[datetime | None] = mapped_column(default=None)
+    first_response_escalated_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolution_warned_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolution_escalated_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The agents of the group were told about this urgent ticket (once).
+    group_notified_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Closed because the requester replied "solved" (deflection in the reports).
+    closed_by_solved: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     requester: Mapped[Person] = relationship(foreign_keys=[requester_id], lazy="joined")
     assignee: Mapped[Person | None] = relationship(foreign_keys=[assignee_id])

@@ -1,1 +1,1 @@
-"""Deskmail test suite: mirrors the packages; servers/ holds fixtures for real SMTP, IMAP, PostgreSQL."""
+"""Deskmail test suite, mirroring the packages; servers/ holds real SMTP, IMAP and DB fixtures."""

@@ -69,6 +69,10 @@ def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Set
         "addresses": [HELPDESK],
         "secret_key": "test-secret-key-not-for-production",
         "smtp_listen": "127.0.0.1:0",
+        # The classify stage embeds every new ticket (zero-shot): tests that build their own
+        # worker would load another copy of the model. Classification tests opt in
+        # (tests/deskmail/classifier_support.py).
+        "classifier": {"enabled": False},
     }
     values.update(overrides)
     return load_settings(data_dir=data_dir, **values)

@@ -20,6 +20,7 @@ from deskmail.commands.base import CliState, opened_app, pass_state
 if TYPE_CHECKING:
     from deskmail.app import App
     from deskmail.serve import Service
+    from deskmail.wiring import ProcessServices
 
 _data_option = click.option(
     "--data", "data_dir", type=click.Path(path_type=Path), help="Data folder."
@@ -74,10 +75,17 @@ def serve(
         run_process(app, embedded_services(app, workers, starter_kb=starter_kb), stop_timeout)
 
 
+def warm_up(services: ProcessServices) -> None:
+    """Load the sentence model and the knowledge base's vectors before the first mail."""
+    services.encoder.model()
+    services.knowledge.matching.refresh()
+
+
 def embedded_services(app: App, workers: int, *, starter_kb: bool) -> list[Service]:
     """Every service of the embedded default, sharing one set of costly process services."""
     from deskmail.imap_service import ImapService  # noqa: PLC0415
     from deskmail.knowledge_transfer import ensure_starter_kb  # noqa: PLC0415
+    from deskmail.scheduler import SchedulerService  # noqa: PLC0415
     from deskmail.sender_service import SenderService  # noqa: PLC0415
     from deskmail.serve import WorkerService  # noqa: PLC0415
     from deskmail.smtp_service import SmtpService  # noqa: PLC0415
@@ -90,10 +98,16 @@ def embedded_services(app: App, workers: int, *, starter_kb: bool) -> list[Servi
         if loaded:
             _announce(f"knowledge base: loaded {loaded} starter articles")
     running: list[Service] = [
-        WorkerService(app, workers, build=lambda a, name: build_worker(a, name, services)),
+        WorkerService(
+            app,
+            workers,
+            build=lambda a, name: build_worker(a, name, services),
+            warm_up=lambda: warm_up(services),
+        ),
         SmtpService(app),
         SenderService(app),
-        WebService(app),
+        SchedulerService(app),
+        WebService(app, knowledge=services.knowledge),
     ]
     if app.settings.imap_accounts:
         running.append(ImapService(app))
@@ -128,4 +142,13 @@ def worker(state: CliState, data_dir: Path | None, threads: int, stop_timeout: f
     state.override_data_dir(data_dir)
     with opened_app(state) as app:
         require_current_schema(app.engine)
-        run_process(app, [WorkerService(app, threads)], stop_timeout)
+        from deskmail.wiring import build_services, build_worker  # noqa: PLC0415
+
+        services = build_services(app)
+        service = WorkerService(
+            app,
+            threads,
+            build=lambda a, name: build_worker(a, name, services),
+            warm_up=lambda: warm_up(services),
+        )
+        run_process(app, [service], stop_timeout)

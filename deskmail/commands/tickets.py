@@ -15,11 +15,17 @@ from deskmail.commands.base import (
     pass_state,
     print_json,
 )
+from deskmail.commands.ticket_labels import tickets_classify, tickets_import
 
 
 @click.group()
 def tickets() -> None:
     """Tickets."""
+
+
+# The classifier's labelled tickets: history from CSV, agents' corrections.
+tickets.add_command(tickets_import)
+tickets.add_command(tickets_classify)
 
 
 @tickets.command("list")

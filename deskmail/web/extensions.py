@@ -15,7 +15,10 @@ def default_extensions() -> tuple[WebExtension, ...]:
         routes_admin,
         routes_api,
         routes_auth,
+        routes_dashboard,
+        routes_kb,
         routes_status,
+        routes_ticket_api,
         routes_tickets,
     )
 
@@ -23,6 +26,9 @@ def default_extensions() -> tuple[WebExtension, ...]:
         routes_auth.EXTENSION,
         routes_tickets.EXTENSION,
         routes_status.EXTENSION,
+        routes_kb.EXTENSION,
         routes_admin.EXTENSION,
+        routes_dashboard.EXTENSION,
         routes_api.EXTENSION,
+        routes_ticket_api.EXTENSION,
     )

@@ -1,5 +1,7 @@
 """The admins' pages: accounts and roles (with API tokens), failed and quarantined mail with
-replay, the category tree, and the audit log of changes outside tickets.
+replay, the category tree, the audit log of changes outside tickets, the service levels and
+routing in effect (read-only: they are set in the settings file), the mail templates with
+overrides, the mailboxes and the classifier's versions with rollback.
 
 Each action calls a use case of `deskmail.accounts` or `deskmail.admin_actions` in one
 transaction; each of those writes its audit event.
@@ -33,7 +35,20 @@ from deskmail.admin_actions import (
     replay_inbound,
     update_category,
 )
+from deskmail.classification import ClassificationError
+from deskmail.classifier_models import list_versions, rollback
 from deskmail.db import transaction
+from deskmail.template_overrides import (
+    MAX_TEMPLATE_CHARS,
+    TemplateFile,
+    TemplateOverrideError,
+    effective_source,
+    list_templates,
+    override_dir,
+    packaged_source,
+    remove_override,
+    save_override,
+)
 from deskmail.views import inbound_summary, list_inbound, list_retrying
 from deskmail.web.auth import Access, CurrentUser
 from deskmail.web.context import Ctx
@@ -41,6 +56,7 @@ from deskmail.web.downloads import download_response
 from deskmail.web.rendering import redirect, render
 from deskmail.web.routing import Area, NavEntry, WebExtension
 from models import Category, Event, InboundMessage, InboundStatus
+from models.mailbox import MailboxCursor
 from models.web import ApiToken
 
 area = Area(name="admin", prefix="/admin")
@@ -375,6 +391,200 @@ def audit_page(
     )
 
 
+# Process settings: SLA policies, calendar, routing (read-only) -------------------------------
+
+
+@area.get("/process", access=Access.ADMIN, name="admin_process")
+def process_page(request: Request, ctx: Ctx, user: CurrentUser) -> Response:
+    """The SLA policies, the business calendar and the category routing in effect.
+
+    They are set in the settings file (`[process]` in deskmail.toml, or DESKMAIL_PROCESS__*
+    variables) and read when a process starts, so this page shows them without editing.
+    """
+    settings = ctx.app.settings
+    process = settings.process
+    calendar = process.calendar
+    return render(
+        request,
+        "admin_process.html",
+        {
+            "title": "Service levels and routing",
+            "process": process,
+            "policies": sorted(process.sla.items()),
+            "calendar": calendar,
+            "zone": calendar.timezone or settings.timezone,
+            "routes": sorted(process.category_groups.items()),
+        },
+    )
+
+
+# Mail templates ---------------------------------------------------------------------------
+
+
+@area.get("/templates", access=Access.ADMIN, name="admin_templates")
+def templates_page(request: Request, ctx: Ctx, user: CurrentUser) -> Response:
+    """Every mail template and whether the help desk overrides it."""
+    files = list_templates(ctx.app.settings)
+    kinds: dict[str, list[TemplateFile]] = {}
+    for item in files:
+        kinds.setdefault(item.kind, []).append(item)
+    return render(
+        request,
+        "admin_templates.html",
+        {
+            "title": "Mail templates",
+            "kinds": sorted(kinds.items()),
+            "folder": str(override_dir(ctx.app.settings)),
+        },
+    )
+
+
+def _template_page(
+    request: Request, ctx: Ctx, kind: str, name: str, *, draft: str | None, problems: list[str]
+) -> Response:
+    try:
+        source, overridden = effective_source(ctx.app.settings, kind, name)
+        packaged = packaged_source(kind, name)
+    except TemplateOverrideError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    return render(
+        request,
+        "admin_template.html",
+        {
+            "title": f"Template {kind}/{name}",
+            "kind": kind,
+            "name": name,
+            "source": source if draft is None else draft,
+            "packaged": packaged,
+            "overridden": overridden,
+            "problems": problems,
+        },
+        status_code=422 if problems else 200,
+    )
+
+
+@area.get("/templates/{kind}/{name}", access=Access.ADMIN, name="admin_template")
+def template_page(request: Request, ctx: Ctx, user: CurrentUser, kind: str, name: str) -> Response:
+    """One template: the effective source (editable) and the packaged one."""
+    return _template_page(request, ctx, kind, name, draft=None, problems=[])
+
+
+@area.post("/templates/{kind}/{name}", access=Access.ADMIN, name="admin_template_save")
+def template_save(
+    *,
+    request: Request,
+    ctx: Ctx,
+    user: CurrentUser,
+    kind: str,
+    name: str,
+    source: Annotated[str, Form(max_length=MAX_TEMPLATE_CHARS)] = "",
+) -> Response:
+    """Check the template in the sandbox with sample mails and save it as an override."""
+    try:
+        with transaction(ctx.app.sessions) as db:
+            save_override(db, ctx.app.settings, kind, name, source, actor=user.email)
+    except TemplateOverrideError as exc:
+        return _template_page(request, ctx, kind, name, draft=source, problems=[str(exc)])
+    return redirect(request, f"/admin/templates/{kind}/{name}", flash="Template saved.")
+
+
+@area.post("/templates/{kind}/{name}/reset", access=Access.ADMIN, name="admin_template_reset")
+def template_reset(request: Request, ctx: Ctx, user: CurrentUser, kind: str, name: str) -> Response:
+    """Remove the override: the packaged template is used again."""
+    try:
+        with transaction(ctx.app.sessions) as db:
+            removed = remove_override(db, ctx.app.settings, kind, name, actor=user.email)
+    except TemplateOverrideError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    flash = "The packaged template is used again." if removed else "Nothing was overridden."
+    return redirect(request, f"/admin/templates/{kind}/{name}", flash=flash)
+
+
+# Mailboxes --------------------------------------------------------------------------------
+
+
+@area.get("/mailboxes", access=Access.ADMIN, name="admin_mailboxes")
+def mailboxes_page(request: Request, ctx: Ctx, user: CurrentUser) -> Response:
+    """The IMAP accounts of the settings and how far intake has read each mailbox."""
+    settings = ctx.app.settings
+    with ctx.app.read_sessions() as db:
+        cursors = list(
+            db.execute(
+                select(MailboxCursor).order_by(MailboxCursor.account, MailboxCursor.mailbox)
+            ).scalars()
+        )
+        received = dict(
+            db.execute(
+                select(InboundMessage.source, func.max(InboundMessage.received_at)).group_by(
+                    InboundMessage.source
+                )
+            ).all()
+        )
+    by_account: dict[str, list[MailboxCursor]] = {}
+    for cursor in cursors:
+        by_account.setdefault(cursor.account, []).append(cursor)
+    return render(
+        request,
+        "admin_mailboxes.html",
+        {
+            "title": "Mailboxes",
+            "accounts": settings.imap_accounts,
+            "cursors": by_account,
+            "configured": {a.name for a in settings.imap_accounts},
+            "smtp_listen": settings.smtp_listen,
+            "addresses": settings.addresses,
+            "received": {str(k): v for k, v in received.items()},
+        },
+    )
+
+
+# Classifier -------------------------------------------------------------------------------
+
+
+@area.get("/classifier", access=Access.ADMIN, name="admin_classifier")
+def classifier_page(request: Request, ctx: Ctx, user: CurrentUser) -> Response:
+    """The stored classifier models with their held-out evaluation, and rollback."""
+    with ctx.app.read_sessions() as db:
+        versions = list_versions(db)
+    metric_names = sorted(
+        {
+            key.removeprefix("heldout.")
+            for v in versions
+            for key in v.metrics
+            if key.startswith("heldout.")
+        }
+    )
+    return render(
+        request,
+        "admin_classifier.html",
+        {
+            "title": "Classifier",
+            "versions": versions,
+            "metric_names": metric_names[:12],
+            "active": next((v.version for v in versions if v.status == "active"), None),
+        },
+    )
+
+
+@area.post("/classifier/rollback", access=Access.ADMIN, name="admin_classifier_rollback")
+def classifier_rollback(
+    request: Request,
+    ctx: Ctx,
+    user: CurrentUser,
+    version: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """Go back to the previous model (or to `version`); the change is audited."""
+    try:
+        with transaction(ctx.app.sessions) as db:
+            result = rollback(db, actor=user.email, to_version=version or None)
+    except ClassificationError as exc:
+        return redirect(
+            request, "/admin/classifier", flash=f"Not rolled back: {exc}.", level="error"
+        )
+    now = result.current or "the zero-shot model"
+    return redirect(request, "/admin/classifier", flash=f"The classifier now uses {now}.")
+
+
 EXTENSION = WebExtension(
     areas=(area,),
     nav=(
@@ -382,5 +592,9 @@ EXTENSION = WebExtension(
         NavEntry("Categories", "admin_categories", Access.ADMIN, order=72),
         NavEntry("Failed mail", "admin_inbound", Access.ADMIN, order=74),
         NavEntry("Audit", "admin_audit", Access.ADMIN, order=76),
+        NavEntry("Service levels", "admin_process", Access.ADMIN, order=78),
+        NavEntry("Templates", "admin_templates", Access.ADMIN, order=80),
+        NavEntry("Mailboxes", "admin_mailboxes", Access.ADMIN, order=82),
+        NavEntry("Classifier", "admin_classifier", Access.ADMIN, order=84),
     ),
 )

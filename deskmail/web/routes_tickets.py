@@ -1,5 +1,7 @@
 """The agents' pages: the queue, a ticket with its conversation and timeline, and the actions
-on it (internal note, status, assignment), the mail-body frame and attachment downloads.
+on it (internal note, reply, resolve, status, assignment, the suggested articles: accept,
+reject, insert into the reply; merge into another ticket, link to a parent incident, correct
+the classification), the mail-body frame and attachment downloads.
 
 Actions post a form (with the CSRF token), call the use case of `deskmail.ticket_actions` in
 one transaction and redirect back with a one-time message (post/redirect/get).
@@ -15,9 +17,19 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
+from classifier.labels import Impact, Urgency
 from deskmail.accounts import list_users
 from deskmail.admin_actions import list_categories
+from deskmail.agent_mail import (
+    accept_suggestion,
+    reject_suggestion,
+    reply_to_requester,
+    resolve,
+    suggestion_text,
+)
+from deskmail.classification import ClassificationError, correct_classification
 from deskmail.db import transaction
+from deskmail.knowledge_base import KnowledgeBaseError
 from deskmail.ticket_actions import (
     ACTIVE_STATUSES,
     AGENT_STATUSES,
@@ -27,16 +39,19 @@ from deskmail.ticket_actions import (
     assign,
     change_status,
 )
+from deskmail.ticket_merge import child_tickets, link_parent, merge_tickets, merged_tickets
 from deskmail.web.auth import Access, CurrentUser, Principal
 from deskmail.web.context import Ctx
 from deskmail.web.downloads import download_response
 from deskmail.web.mail_html import frame_document
+from deskmail.web.mail_wiring import ticket_mailer
 from deskmail.web.queue import ASSIGNEE_NONE, QueueFilter, QueueSort, SlaFilter, query_queue
 from deskmail.web.rendering import redirect, render
 from deskmail.web.routing import Area, NavEntry, WebExtension
 from deskmail.web.security import MAIL_FRAME_CSP
 from deskmail.web.ticket_pages import (
     CLASSIFICATION_PANEL,
+    SUGGESTIONS_PANEL,
     attachment_with_data,
     conversation,
     inline_images,
@@ -134,11 +149,23 @@ def queue_page(
     )
 
 
-def _load_ticket(request: Request, ctx: Ctx, number: int, user: Principal) -> Response:
+def _load_ticket(
+    request: Request, ctx: Ctx, number: int, user: Principal, insert: int | None = None
+) -> Response:
     with ctx.app.read_sessions() as db:
         ticket = db.get(Ticket, number)
         if ticket is None:
             raise HTTPException(404, f"No ticket #{number}.")
+        reply_text = ""
+        if insert is not None:
+            try:
+                reply_text = suggestion_text(db, number, insert)
+            except TicketActionError:
+                reply_text = ""
+        merged = [(t.id, t.subject) for t in merged_tickets(db, ticket.id)]
+        children = [(t.id, t.subject, str(t.status)) for t in child_tickets(db, ticket.id)]
+        parent = db.get(Ticket, ticket.parent_id) if ticket.parent_id else None
+        categories = [(c.key, c.name, c.parent_id is not None) for c in list_categories(db)]
         assignee = db.get(Person, ticket.assignee_id) if ticket.assignee_id else None
         messages = conversation(db, ticket.id)
         events = timeline(db, ticket.id)
@@ -162,14 +189,32 @@ def _load_ticket(request: Request, ctx: Ctx, number: int, user: Principal) -> Re
             "panels": shown,
             "now": utcnow(),
             "link_base": "",
+            "reply_text": reply_text,
+            "merged": merged,
+            "children": children,
+            "parent": (parent.id, parent.subject) if parent else None,
+            "categories": categories,
+            "impacts": [i.value for i in Impact],
+            "urgencies": [u.value for u in Urgency],
+            "priorities": PRIORITIES,
         },
     )
 
 
 @area.get("/tickets/{number}", access=Access.AGENT, name="ticket")
-def ticket_page(request: Request, ctx: Ctx, user: CurrentUser, number: int) -> Response:
-    """One ticket: conversation, properties, classification, timeline and actions."""
-    return _load_ticket(request, ctx, number, user)
+def ticket_page(
+    request: Request,
+    ctx: Ctx,
+    user: CurrentUser,
+    number: int,
+    insert: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    """One ticket: conversation, properties, classification, suggestions, timeline, actions.
+
+    `?insert=<suggestion>` fills the reply box with that article's text (what the
+    "insert into reply" link does without JavaScript; with it, ticket.js does it in place).
+    """
+    return _load_ticket(request, ctx, number, user, insert)
 
 
 def _back(request: Request, number: int, flash: str, level: str = "info") -> Response:
@@ -231,6 +276,157 @@ def ticket_assign(
     return _back(request, number, f"Assigned to {target}." if target else "Unassigned.")
 
 
+@area.post("/tickets/{number}/reply", access=Access.AGENT, name="ticket_reply")
+def ticket_reply(
+    request: Request,
+    ctx: Ctx,
+    user: CurrentUser,
+    number: int,
+    text: Annotated[str, Form(max_length=200_000)] = "",
+) -> Response:
+    """Mail an answer to the requester (queued with the change, sent by the outbox)."""
+    try:
+        with transaction(ctx.app.sessions) as db:
+            reply_to_requester(db, ticket_mailer(request), number, text, actor=actor_of(user))
+    except TicketActionError as exc:
+        return _back(request, number, f"Reply not sent: {exc}.", "error")
+    return _back(request, number, "Reply queued for sending.")
+
+
+@area.post("/tickets/{number}/resolve", access=Access.AGENT, name="ticket_resolve")
+def ticket_resolve(
+    request: Request,
+    ctx: Ctx,
+    user: CurrentUser,
+    number: int,
+    text: Annotated[str, Form(max_length=200_000)] = "",
+) -> Response:
+    """Resolve the ticket with a text of what was done; the resolution mail is queued."""
+    try:
+        with transaction(ctx.app.sessions) as db:
+            resolve(db, ticket_mailer(request), number, text, actor=actor_of(user))
+    except TicketActionError as exc:
+        return _back(request, number, f"Not resolved: {exc}.", "error")
+    return _back(request, number, "Resolved; the resolution mail is queued.")
+
+
+@area.post(
+    "/tickets/{number}/suggestions/{suggestion_id}/accept",
+    access=Access.AGENT,
+    name="suggestion_accept",
+)
+def suggestion_accept(
+    request: Request, ctx: Ctx, user: CurrentUser, number: int, suggestion_id: int
+) -> Response:
+    """Resolve the ticket with the suggested article (see `deskmail.ticket_mail`)."""
+    try:
+        with transaction(ctx.app.sessions) as db:
+            done = accept_suggestion(
+                db, ticket_mailer(request), number, suggestion_id, actor=actor_of(user)
+            )
+            title = done.queued.rendered.subject
+    except (TicketActionError, KnowledgeBaseError) as exc:
+        return _back(request, number, f"Not resolved: {exc}.", "error")
+    return _back(request, number, f"Resolved with the article; mail queued: {title}")
+
+
+@area.post(
+    "/tickets/{number}/suggestions/{suggestion_id}/reject",
+    access=Access.AGENT,
+    name="suggestion_reject",
+)
+def suggestion_reject(
+    request: Request, ctx: Ctx, user: CurrentUser, number: int, suggestion_id: int
+) -> Response:
+    """Mark a suggested article as not fitting (the matcher learns from it)."""
+    try:
+        with transaction(ctx.app.sessions) as db:
+            reject_suggestion(db, number, suggestion_id, actor=actor_of(user))
+    except (TicketActionError, KnowledgeBaseError) as exc:
+        return _back(request, number, f"Not changed: {exc}.", "error")
+    return _back(request, number, "Suggestion marked as not fitting.")
+
+
+def _number(value: str) -> int | None:
+    cleaned = value.strip().lstrip("#")
+    return int(cleaned) if cleaned.isdigit() and len(cleaned) <= 12 else None
+
+
+@area.post("/tickets/{number}/merge", access=Access.AGENT, name="ticket_merge")
+def ticket_merge(
+    request: Request,
+    ctx: Ctx,
+    user: CurrentUser,
+    number: int,
+    target: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """Close this ticket as a duplicate of another (docs/decisions/0145)."""
+    into = _number(target)
+    if into is None:
+        return _back(request, number, "Not merged: give the number of the other ticket.", "error")
+    try:
+        with transaction(ctx.app.sessions) as db:
+            merged = merge_tickets(db, number, into, actor=actor_of(user))
+            final = merged.target.id
+    except TicketActionError as exc:
+        return _back(request, number, f"Not merged: {exc}.", "error")
+    return redirect(request, f"/tickets/{final}", flash=f"Ticket #{number} merged into #{final}.")
+
+
+@area.post("/tickets/{number}/parent", access=Access.AGENT, name="ticket_parent")
+def ticket_parent(
+    request: Request,
+    ctx: Ctx,
+    user: CurrentUser,
+    number: int,
+    parent: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """Link the ticket to its parent incident (empty: remove the link)."""
+    wanted = _number(parent) if parent.strip() else None
+    if parent.strip() and wanted is None:
+        return _back(request, number, "Not linked: give a ticket number.", "error")
+    try:
+        with transaction(ctx.app.sessions) as db:
+            link_parent(db, number, wanted, actor=actor_of(user))
+    except TicketActionError as exc:
+        return _back(request, number, f"Not linked: {exc}.", "error")
+    return _back(request, number, f"Linked to #{wanted}." if wanted else "Parent link removed.")
+
+
+@area.post("/tickets/{number}/classification", access=Access.AGENT, name="ticket_classify")
+def ticket_classify(
+    *,
+    request: Request,
+    ctx: Ctx,
+    user: CurrentUser,
+    number: int,
+    category: Annotated[str, Form(max_length=100)] = "",
+    impact: Annotated[str, Form(max_length=20)] = "",
+    urgency: Annotated[str, Form(max_length=20)] = "",
+    priority: Annotated[str, Form(max_length=4)] = "",
+) -> Response:
+    """Correct the classification; the change becomes a training example."""
+    with ctx.app.read_sessions() as db:
+        parents = {c.key: c.parent_id for c in list_categories(db)}
+    is_sub = bool(category) and parents.get(category) is not None
+    try:
+        with transaction(ctx.app.sessions) as db:
+            correct_classification(
+                db,
+                number,
+                actor=actor_of(user),
+                settings=ctx.app.settings.classifier,
+                category=None if is_sub else (category or None),
+                subcategory=category if is_sub else None,
+                impact=impact or None,
+                urgency=urgency or None,
+                priority=priority or None,
+            )
+    except (TicketActionError, ClassificationError) as exc:
+        return _back(request, number, f"Classification not changed: {exc}.", "error")
+    return _back(request, number, "Classification corrected.")
+
+
 def frame_response(document: str) -> Response:
     """The mail-body frame: HTML with its own strict policy (docs/decisions/0107)."""
     return Response(
@@ -267,5 +463,5 @@ def attachment(ctx: Ctx, user: CurrentUser, attachment_id: int) -> Response:
 EXTENSION = WebExtension(
     areas=(area,),
     nav=(NavEntry("Queue", "queue", Access.AGENT, order=10, active_prefix="/tickets"),),
-    ticket_panels=(CLASSIFICATION_PANEL,),
+    ticket_panels=(CLASSIFICATION_PANEL, SUGGESTIONS_PANEL),
 )

@@ -11,21 +11,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from deskmail.web.auth import Principal
 from deskmail.web.downloads import SAFE_IMAGE_TYPES
 from deskmail.web.routing import TicketPanel
 from models import (
+    Article,
+    ArticleVersion,
     Attachment,
     Blob,
     Classification,
     Direction,
     Event,
     Message,
+    Suggestion,
     Ticket,
 )
+from models.suggestion import SuggestionRun
 
 # Conversation entries a requester may see: never internal notes.
 PUBLIC_DIRECTIONS = (Direction.INBOUND, Direction.OUTBOUND)
@@ -142,5 +146,76 @@ CLASSIFICATION_PANEL = TicketPanel(
     template="panel_classification.html",
     load=classification_panel,
     column="side",
+    order=10,
+)
+
+
+@dataclass(frozen=True)
+class SuggestionView:
+    """One suggested article as the agents' panel shows it."""
+
+    id: int
+    rank: int
+    slug: str
+    title: str
+    audience: str
+    passage: str
+    score: float
+    confidence: float
+    outcome: str
+    text: str  # the article's solution, for "insert into reply"
+
+
+def suggestions_panel(
+    session: Session, ticket: Ticket, user: Principal
+) -> Mapping[str, Any] | None:
+    """The articles of the ticket's latest suggestion run, best first, with what matched."""
+    run = session.execute(
+        select(SuggestionRun)
+        .where(SuggestionRun.ticket_id == ticket.id)
+        .order_by(SuggestionRun.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if run is None:
+        return None
+    rows = session.execute(
+        select(Suggestion, Article, ArticleVersion.solution)
+        .join(Article, Article.id == Suggestion.article_id)
+        .join(
+            ArticleVersion,
+            (ArticleVersion.article_id == Article.id)
+            & (
+                ArticleVersion.number
+                == func.coalesce(Article.published_version, Article.current_version)
+            ),
+        )
+        .where(Suggestion.run_id == run.id)
+        .order_by(Suggestion.rank, Suggestion.id)
+    ).all()
+    views = [
+        SuggestionView(
+            id=suggestion.id,
+            rank=suggestion.rank,
+            slug=article.slug,
+            title=article.title,
+            audience=str(article.audience),
+            passage=suggestion.passage,
+            score=suggestion.score,
+            confidence=suggestion.confidence,
+            outcome=str(suggestion.outcome),
+            text=solution.strip(),
+        )
+        for suggestion, article, solution in rows
+    ]
+    if not views:
+        return None
+    return {"run": run, "suggestions": views, "active": ticket.status in ("new", "open", "pending")}
+
+
+SUGGESTIONS_PANEL = TicketPanel(
+    name="suggestions",
+    template="panel_suggestions.html",
+    load=suggestions_panel,
+    column="main",
     order=10,
 )

@@ -61,7 +61,7 @@ def test_serve_runs_everything_on_a_fresh_data_folder(tmp_path: Path) -> None:
     env["DESKMAIL_WORKER__POLL_SECONDS"] = "0.1"
     with open(tmp_path / "serve.log", "w") as log:
         process = DeskmailProcess(["serve", "--data", str(data)], env, log)
-        process.start(timeout=120)
+        process.start(timeout=300)  # a first start embeds the starter knowledge base
         try:
             assert any(line.startswith("worker: ") for line in process.lines)
             with smtplib.SMTP("127.0.0.1", process.smtp_port, timeout=30) as smtp:

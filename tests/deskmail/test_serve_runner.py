@@ -113,3 +113,36 @@ def test_worker_service_reports_a_dead_thread_and_stops_the_others(sqlite_app: A
     patient.stop(5)
     assert time.monotonic() - began < 2
     assert patient.failure() is None
+
+
+class _RecordingWorker:
+    def __init__(self, name: str, log: list[str]) -> None:
+        self.name = name
+        self.log = log
+
+    def run_forever(self, stop: threading.Event) -> None:
+        self.log.append(f"claim {self.name}")
+        stop.wait()
+
+
+def test_worker_threads_claim_nothing_before_the_warm_up_has_run_once(sqlite_app: App) -> None:
+    events: list[str] = []
+
+    def warm_up() -> None:
+        time.sleep(0.2)  # the model loading: the other thread must wait, not claim
+        events.append("warm up")
+
+    service = WorkerService(
+        sqlite_app,
+        threads=2,
+        build=lambda _app, name: cast(Worker, _RecordingWorker(name, events)),
+        warm_up=warm_up,
+    )
+    service.start()
+    deadline = time.monotonic() + 5
+    while len(events) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    service.stop(5)
+    assert len(events) == 3
+    assert events[0] == "warm up"
+    assert all(event.startswith("claim ") for event in events[1:])

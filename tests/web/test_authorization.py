@@ -95,6 +95,11 @@ def world(desk: Desk) -> World:
             "inbound_id": str(db.query(InboundMessage.id).scalar()),
             "user_id": "1",
             "token_id": "1",
+            "slug": "some-article",
+            "version": "1",
+            "suggestion_id": "1",
+            "kind": "resolution",
+            "name": "body.txt",
             "token": make_status_token(
                 desk.web.state.web.config.secret, number, "alice@example.com"
             ),

@@ -18,6 +18,7 @@ from deskmail.web.status_links import make_status_token
 from intake.store import Envelope, store_raw
 from models import InboundMessage, InboundStatus, Message
 from tests.servers.browser import Screenshot, live_web
+from tests.servers.painted import wait_until_painted
 from tests.web import demo
 from tests.web.helpers import PASSWORD, Desk, fast_config, mail
 
@@ -103,6 +104,8 @@ def test_agent_works_a_ticket(
         expect(page.locator("ol.timeline")).to_contain_text(f"Assigned to {demo.AGENT}")
         page.locator("details.html-body summary").click()
         expect(frame.locator("b")).to_have_text("external screen")
+        # The sandboxed frame paints in its own process: wait for it (tests/servers/painted.py).
+        wait_until_painted(page.locator("iframe.mail-frame"))
         screenshot(page, "ticket")
 
         # Signing out ends the session.
@@ -185,6 +188,7 @@ def test_requester_sees_only_their_ticket(
         expect(page.locator("nav.mainnav")).to_have_count(0)
         page.locator("details.html-body summary").click()
         expect(page.frame_locator("iframe.mail-frame").locator("b")).to_have_text("external screen")
+        wait_until_painted(page.locator("iframe.mail-frame"))
         screenshot(page, "status")
         # Another ticket's number under this person's signature opens nothing.
         other = make_status_token(secret, built.tickets[0], sender)

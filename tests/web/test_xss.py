@@ -4,7 +4,9 @@ About fifty payloads - classic filter evasions, event handlers, `javascript:` UR
 spellings, mutation-XSS tricks that rely on the parser re-reading serialised HTML, unclosed
 tags, template and attribute breakouts - go in as subjects, body text, HTML bodies, display
 names, attachment file names, category names and descriptions, account names, notes, token
-names and reflected query parameters. Each payload would set `window.__xss` or open a dialog.
+names, reflected query parameters and knowledge-base articles (title, Markdown sections, tags,
+version notes, the diff and the requesters' article page). Each payload would set
+`window.__xss` or open a dialog.
 
 Checked twice: every page's markup is parsed and must hold no script of ours but the static
 file, no event-handler attribute, no `javascript:` URL and no unsandboxed frame; and headless
@@ -15,7 +17,7 @@ A last test shows the Content-Security-Policy would stop inline script even if e
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import quote
 
@@ -24,11 +26,14 @@ from playwright.sync_api import BrowserContext, Dialog, Frame, Page
 from sqlalchemy import select
 
 from deskmail.db import transaction
+from deskmail.knowledge_base import ArticleDraft, create_article, edit_article
 from deskmail.ticket_actions import Actor, add_note
 from deskmail.web.status_links import make_status_token
-from models import Category, Message, Role
+from knowledge.kb_io import ArticleDocument, KnowledgeFileError, write_markdown
+from models import Audience, Category, Message, Role
 from tests.servers.browser import live_web
 from tests.web.helpers import PASSWORD, Desk, csrf_of, fast_config, mail
+from tests.web.kb_fixtures import offer, publish_without_model
 
 PAYLOADS = [
     "<script>window.__xss=1</script>",
@@ -153,6 +158,7 @@ class Hostile:
     tickets: list[int]
     senders: dict[int, str]
     frames: list[str]
+    articles: list[str] = field(default_factory=list)
 
 
 def _hostile_desk(desk: Desk) -> Hostile:
@@ -186,7 +192,51 @@ def _hostile_desk(desk: Desk) -> Hostile:
                 select(Message).where(Message.html_sanitized.is_not(None))
             ).scalars()
         ]
-    return Hostile(desk, tickets, senders, frames)
+    return Hostile(desk, tickets, senders, frames, _hostile_articles(desk, tickets))
+
+
+def _storable(payload: str) -> bool:
+    """False for a payload that opens a Markdown block it never closes (an article cannot hold
+    it at the start of a line; inline, after a word, it can)."""
+    try:
+        write_markdown(ArticleDocument("x", "x", payload, payload))
+    except KnowledgeFileError:
+        return False
+    return True
+
+
+def _hostile_articles(desk: Desk, tickets: list[int]) -> list[str]:
+    """Articles written with the payloads (title, Markdown sections, tags, a second version
+    for the diff); the first is published and offered to the first ticket's requester."""
+    slugs = []
+    for start in range(0, len(PAYLOADS), GROUP):
+        group = PAYLOADS[start : start + GROUP]
+        lines = [p if _storable(p) else f"Try {p}" for p in group]
+        text = "\n\n".join(lines) + "\n\n[a link](javascript:window.__xss=1) ![i](x:y)"
+        with transaction(desk.app.sessions) as db:
+            made = create_article(
+                db,
+                ArticleDraft(_one_line(group[0])[:200], text, text, None, ("x",), Audience.PUBLIC),
+                actor=Actor("admin@example.org"),
+            )
+            edit_article(
+                db,
+                None,
+                made.slug,
+                ArticleDraft(
+                    made.title,
+                    text,
+                    "\n".join(group),
+                    None,
+                    tuple(_one_line(p)[:50] for p in group),
+                ),
+                actor=Actor("admin@example.org", name=group[1]),
+                note=_one_line(group[2]),
+            )
+            slugs.append(made.slug)
+    publish_without_model(desk, slugs[0])
+    offer(desk, tickets[0], slugs[0])
+    return slugs
 
 
 def _admin_pages(hostile: Hostile) -> list[str]:
@@ -198,15 +248,30 @@ def _admin_pages(hostile: Hostile) -> list[str]:
         "/admin/audit",
         "/account",
         "/admin/inbound",
+        "/dashboard?days=365",
+        "/admin/process",
+        "/admin/templates",
+        "/admin/templates/resolution/body.html",
+        "/admin/mailboxes",
+        "/admin/classifier",
     ]
     pages += [f"/tickets/{n}" for n in hostile.tickets]
     pages += [f"/tickets?q={quote(p)}" for p in PAYLOADS[:6]]
+    pages += ["/kb", "/kb/gaps", f"/kb?q={quote(PAYLOADS[0])}"]
+    for slug in hostile.articles:
+        pages += [f"/kb/articles/{slug}", f"/kb/articles/{slug}/versions"]
+    pages += [
+        f"/kb/articles/{hostile.articles[0]}/edit",
+        f"/kb/new?from_ticket={hostile.tickets[0]}",
+    ]
     return pages
 
 
 def _status_pages(hostile: Hostile) -> list[str]:
     secret = hostile.desk.web.state.web.config.secret
-    return [f"/status/{make_status_token(secret, n, hostile.senders[n])}" for n in hostile.tickets]
+    pages = [f"/status/{make_status_token(secret, n, hostile.senders[n])}" for n in hostile.tickets]
+    offered = f"{pages[0]}/articles/{hostile.articles[0]}"
+    return [*pages, offered, f"{pages[0]}/solved?article={hostile.articles[0]}"]
 
 
 @pytest.fixture
@@ -262,6 +327,8 @@ def test_markup_stays_inert(hostile: Hostile) -> None:
     # The payloads are shown as text, not dropped: an agent must see what the mail said.
     ticket_page = desk.client.get(f"/tickets/{hostile.tickets[0]}").text
     assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in ticket_page
+    article_page = desk.client.get(f"/kb/articles/{hostile.articles[0]}").text
+    assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in article_page
 
 
 # In the browser ----------------------------------------------------------------------------
