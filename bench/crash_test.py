@@ -73,7 +73,14 @@ class DeskmailProcess:
             text=True,
         )
         threading.Thread(target=self._read, args=(self.process,), daemon=True).start()
-        self.wait_for_line(wait_for, timeout)
+        try:
+            self.wait_for_line(wait_for, timeout)
+        except BaseException:
+            # Never leave a half-started service behind (it would hold its port and CPU).
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait(30)
+            raise
 
     def _read(self, process: subprocess.Popen[str]) -> None:
         assert process.stdout is not None
