@@ -66,7 +66,7 @@ def serve(
     state: CliState, data_dir: Path | None, workers: int, starter_kb: bool, stop_timeout: float
 ) -> None:
     """Run everything in one process: schema upgrade, SMTP intake, IMAP polling, pipeline
-    workers, the outbox sender and the web UI."""
+    workers, the outbox sender, the scheduler and the web UI."""
     from deskmail.db import upgrade  # noqa: PLC0415 - keeps `deskmail --help` instant
 
     state.override_data_dir(data_dir)
