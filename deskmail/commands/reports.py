@@ -11,9 +11,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 import click
+from rich.console import Console
 from rich.table import Table
 
-from deskmail.commands.base import CliState, console, opened_app, pass_state, print_json
+from deskmail.commands.base import CliState, opened_app, pass_state, print_json
 
 if TYPE_CHECKING:
     from deskmail.reports import Adherence, HelpdeskReport, TimeStats
@@ -61,6 +62,8 @@ def _times_table(title: str, stats: TimeStats) -> Table:
 
 def print_report(report: HelpdeskReport) -> None:
     """The report as tables for people."""
+    # Made now, not at import: the width follows the terminal (or COLUMNS) of this call.
+    console = Console()
     period = report.period
     console.print(
         f"[bold]Help desk report[/] {period.since:%Y-%m-%d %H:%M} to "
