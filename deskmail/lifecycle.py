@@ -27,6 +27,7 @@ is an event on the timeline.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -159,33 +160,26 @@ class LifecycleStage:
     ) -> None:
         """Close on the requester's "solved" and send the closure mail."""
         sender = message.from_email.strip().lower()
-        # Deflection: solved before anyone of the help desk resolved it. A "solved" after an
-        # agent's resolution only confirms the agent's work.
-        deflected = TicketStatus(ticket.status) is not TicketStatus.RESOLVED
-        self._set_status(session, ticket, TicketStatus.CLOSED, sender, now)
-        ticket.closed_by_solved = deflected
-        if deflected and not ticket.resolution:
-            ticket.resolution = RESOLUTION_BY_SOLVED
-        _event(
+        deflected = solved_is_deflection(ticket)
+        offered = session.execute(
+            select(Suggestion.id).where(
+                Suggestion.ticket_id == ticket.id,
+                Suggestion.sent_to_requester.is_(True),
+                Suggestion.outcome == SuggestionOutcome.PENDING,
+            )
+        ).scalars()
+        close_as_solved(
             session,
             ticket,
-            "closed_by_requester",
             sender,
-            now,
             deflected=deflected,
+            credit=list(offered) if deflected else [],
+            resolution=RESOLUTION_BY_SOLVED,
+            now=now,
+            sla=self.sla,
             message=message.id,
             **_verdict_data(verdict),
         )
-        if deflected:
-            offered = session.execute(
-                select(Suggestion.id).where(
-                    Suggestion.ticket_id == ticket.id,
-                    Suggestion.sent_to_requester.is_(True),
-                    Suggestion.outcome == SuggestionOutcome.PENDING,
-                )
-            ).scalars()
-            for suggestion_id in list(offered):
-                record_outcome(session, suggestion_id, SuggestionOutcome.SOLVED, Actor(sender))
         mail = ClosureMail(
             ticket=ticket_info(session, ticket),
             requester=person_info(ticket.requester),
@@ -280,6 +274,50 @@ class LifecycleStage:
 
 
 # Helpers ------------------------------------------------------------------------------------
+
+
+def solved_is_deflection(ticket: Ticket) -> bool:
+    """Whether the requester's "solved" counts as deflection: solved before anyone of the help
+    desk resolved it. A "solved" after an agent's resolution only confirms the agent's work."""
+    return TicketStatus(ticket.status) is not TicketStatus.RESOLVED
+
+
+def close_as_solved(
+    session: Session,
+    ticket: Ticket,
+    requester: str,
+    *,
+    deflected: bool,
+    credit: Sequence[int],
+    resolution: str,
+    now: datetime | None = None,
+    sla: SlaConfig | None = None,
+    **event_data: object,
+) -> None:
+    """Close `ticket` because its requester says the problem is solved (a "solved" reply, or
+    the status page's button, `deskmail.requester_solved`): the suggestions in `credit` are
+    recorded as `solved` (the matcher learns from them), the ticket is closed with
+    `closed_by_solved` set when it is deflection, and a `closed_by_requester` event with
+    `event_data` ends the story on the timeline."""
+    actor = Actor(requester)
+    for suggestion_id in credit:
+        record_outcome(session, suggestion_id, SuggestionOutcome.SOLVED, actor)
+    change_status(session, ticket.id, TicketStatus.CLOSED, actor=actor, now=now)
+    if sla is not None:
+        # change_status stamps the end of a pause; its business time moves the due times now.
+        settle(ticket, sla)
+    ticket.closed_by_solved = deflected
+    if deflected and not ticket.resolution:
+        ticket.resolution = resolution
+    event = Event(
+        ticket_id=ticket.id,
+        kind="closed_by_requester",
+        actor=requester,
+        data={"deflected": deflected, **event_data},
+    )
+    if now is not None:  # else the column's default: stamped when written, after the others
+        event.created_at = now
+    session.add(event)
 
 
 def sender_role(session: Session, ticket: Ticket, sender: str) -> ParticipantRole | None:

@@ -21,13 +21,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from deskmail.knowledge_base import record_outcome
-from deskmail.ticket_actions import Actor, TicketActionError, change_status, get_ticket
+from deskmail.lifecycle import close_as_solved, solved_is_deflection
+from deskmail.ticket_actions import TicketActionError, get_ticket
 from models import (
     Article,
     ArticleStatus,
     Audience,
-    Event,
     Suggestion,
     SuggestionOutcome,
     Ticket,
@@ -114,25 +113,15 @@ def solved_by_requester(
         credited = [a for a in offered if a.outcome is SuggestionOutcome.PENDING]
     # As for a "solved" reply (deskmail.lifecycle): deflection only when nobody of the help
     # desk had resolved it; a "solved" after an agent's resolution confirms the agent's work.
-    deflected = ticket.status != TicketStatus.RESOLVED
-    actor = Actor(email=email)
-    if deflected or slug is not None:
-        for item in credited:
-            record_outcome(session, item.suggestion_id, SuggestionOutcome.SOLVED, actor)
-    change_status(session, ticket_id, TicketStatus.CLOSED, actor=actor)
-    ticket.closed_by_solved = deflected
-    if deflected and not ticket.resolution:
-        ticket.resolution = RESOLUTION
-    session.add(
-        Event(
-            ticket_id=ticket_id,
-            kind="closed_by_requester",
-            actor=email,
-            data={
-                "via": "status_page",
-                "deflected": deflected,
-                "articles": [item.slug for item in credited],
-            },
-        )
+    deflected = solved_is_deflection(ticket)
+    close_as_solved(
+        session,
+        ticket,
+        email,
+        deflected=deflected,
+        credit=[item.suggestion_id for item in credited] if deflected or slug is not None else [],
+        resolution=RESOLUTION,
+        via="status_page",
+        articles=[item.slug for item in credited],
     )
     return ticket
