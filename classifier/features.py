@@ -103,24 +103,33 @@ class TextFeatures:
         self._vectorisers = [state.build() for state in self.states]
 
     @classmethod
-    def fit(cls, texts: Sequence[str], config: FeatureConfig) -> TextFeatures:
-        """Learn vocabularies and idf weights from training texts (already cleaned)."""
+    def fit_transform(
+        cls, texts: Sequence[str], config: FeatureConfig
+    ) -> tuple[TextFeatures, sparse.csr_matrix]:
+        """Learn vocabularies and idf weights from training texts (already cleaned); with them,
+        the texts' matrix exactly as `transform` would give it.
+
+        One pass over the texts instead of two: analysing character n-grams is the slow part
+        of building features, and training needs both the vocabulary and the matrix.
+        """
         # A small training set may have no term in two documents; fall back to min_df=1.
         min_df = config.min_df if len(texts) >= 4 * config.min_df else 1
         specs = [("word", config.word_ngrams, config.max_word_features)]
         if config.use_chars:
             specs.append(("char_wb", config.char_ngrams, config.max_char_features))
         states = []
+        blocks = []
         for analyzer, ngrams, cap in specs:
             vectoriser = _vectoriser(analyzer, ngrams, min_df, cap)
             try:
-                vectoriser.fit(texts)
+                blocks.append(vectoriser.fit_transform(texts))
             except ValueError:
                 # Every term pruned (tiny or empty texts): keep all terms instead.
                 vectoriser = _vectoriser(analyzer, ngrams, 1, cap)
-                vectoriser.fit([*texts, "empty"])
+                blocks.append(vectoriser.fit_transform([*texts, "empty"])[: len(texts)])
             states.append(_state(vectoriser, analyzer, ngrams))
-        return cls(states)
+        matrix = sparse.hstack(blocks, format="csr", dtype=np.float32)
+        return cls(states), matrix
 
     @property
     def n_features(self) -> int:

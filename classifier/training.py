@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -18,12 +19,14 @@ from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
+from joblib import Parallel, delayed
 from scipy import sparse
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import RidgeClassifier
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
+from threadpoolctl import threadpool_limits
 
 from classifier.abstention import class_thresholds, coverage_at_precision
 from classifier.combiner import (
@@ -83,6 +86,19 @@ class TrainingConfig:
     # Above this many examples, fewer folds: training time grows with folds x examples.
     large_dataset: int = 20_000
     large_dataset_folds: int = 3
+    # Processes fitting folds at once (0: one per CPU), from `parallel_above` examples up (below
+    # that, starting processes costs more than it saves). Processes, not threads: liblinear
+    # draws from one C-global random generator, which threads would share. Every fit seeds it,
+    # so the model does not depend on this number.
+    jobs: int = 0
+    parallel_above: int = 2_000
+
+    def worker_count(self, n_examples: int, n_fits: int) -> int:
+        """How many fits run at once for a head of `n_examples`."""
+        if n_examples < self.parallel_above:
+            return 1
+        wanted = self.jobs if self.jobs > 0 else max(1, os.cpu_count() or 1)
+        return max(1, min(wanted, n_fits))
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +196,10 @@ def _fit_bases(
         models.append((FeatureSet.EMBEDDING, RidgeClassifier(alpha=config.embedding_alpha)))
     bases: list[BaseScorer] = []
     for feature_set, estimator in models:
-        estimator.fit(_rows(features[feature_set], index), y)
+        # One BLAS thread, in or outside a worker process: the sums of a multi-threaded BLAS
+        # depend on the thread count, and the same examples must give the same model.
+        with threadpool_limits(limits=1):
+            estimator.fit(_rows(features[feature_set], index), y)
         scorer = LinearScorer.from_estimator(estimator, n_labels, halve_binary=False)
         bases.append(BaseScorer(feature_set, scorer))
     return tuple(bases)
@@ -257,12 +276,27 @@ def _fit_head(
     folds = _folds(y, config)
     width = (3 if FeatureSet.EMBEDDING in features else 2) * n_labels
     meta = np.zeros((y.size, width), dtype=np.float32)
-    for number, (train_part, test_part) in enumerate(folds, start=1):
-        steps.advance(f"{target}: fold {number} of {len(folds)}")
-        bases = _fit_bases(features, index[train_part], y[train_part], n_labels, config)
-        meta[test_part] = _meta(bases, features, index[test_part])
-    steps.advance(f"{target}: final fit")
-    bases = _fit_bases(features, index, y, n_labels, config)
+    # The fold fits and the final fit are independent: run them side by side, collected in
+    # order, so the result is the same whatever finishes first.
+    parts = [train_part for train_part, _ in folds] + [np.arange(y.size, dtype=np.int64)]
+    names = [f"{target}: fold {n} of {len(folds)}" for n in range(1, len(folds) + 1)]
+    names.append(f"{target}: final fit")
+    workers = config.worker_count(y.size, len(parts))
+    fits = (delayed(_fit_bases)(features, index[p], y[p], n_labels, config) for p in parts)
+    results: Iterable[tuple[BaseScorer, ...]] = (
+        (_fit_bases(features, index[p], y[p], n_labels, config) for p in parts)
+        if workers == 1
+        else Parallel(n_jobs=workers, backend="loky", return_as="generator")(fits)
+    )
+    fitted: list[tuple[BaseScorer, ...]] = []
+    steps.advance(names[0])
+    for number, bases in enumerate(results, start=1):
+        fitted.append(bases)
+        if number < len(names):
+            steps.advance(names[number])
+    for (_, test_part), fold_bases in zip(folds, fitted, strict=False):
+        meta[test_part] = _meta(fold_bases, features, index[test_part])
+    bases = fitted[-1]
     blocks = [meta[:, b * n_labels : (b + 1) * n_labels] for b in range(len(bases))]
     scores = stack_scores(blocks)
     # Out-of-fold combined logits (a second cross-validation over the base scores): the
@@ -384,8 +418,7 @@ def train(
 
     steps.advance("text features")
     cleaned = [clean_text(text) for text in prepared.texts]
-    text_features = TextFeatures.fit(cleaned, config.features)
-    tfidf = text_features.transform(cleaned)
+    text_features, tfidf = TextFeatures.fit_transform(cleaned, config.features)
     n_word = len(text_features.states[0].terms)
     features: Features = {FeatureSet.TFIDF: tfidf, FeatureSet.WORDS: tfidf[:, :n_word]}
     steps.advance("sentence embeddings")

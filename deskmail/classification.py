@@ -124,6 +124,7 @@ def training_config(settings: ClassifierSettings) -> TrainingConfig:
         target_precision=settings.target_precision,
         use_embeddings=settings.use_embeddings,
         min_examples=settings.min_examples,
+        jobs=settings.training_jobs,
     )
 
 

@@ -78,6 +78,9 @@ class ClassifierSettings(BaseModel):
     # All randomness of training comes from this seed: the same examples give the same model.
     seed: int = 0
     folds: int = Field(default=5, ge=2, le=20)
+    # Processes fitting the folds of a training at once (0: one per CPU). The model is the
+    # same whatever the number; fewer leave more of the machine to intake while training.
+    training_jobs: int = Field(default=0, ge=0, le=64)
     # Train on the sentence embeddings too (better, and the suggest stage reuses the ticket's
     # vector); off trains on words only (faster to train, no encoder needed by the model).
     use_embeddings: bool = True

@@ -1,5 +1,7 @@
 """Contract tests of the trained model (synthetic tickets, fake encoder: seconds)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -57,6 +59,20 @@ def test_same_seed_same_model(
     assert a is not None
     assert b is not None
     np.testing.assert_array_equal(a.probabilities, b.probabilities)
+
+
+def test_fitting_folds_in_several_processes_gives_the_same_model(
+    synthetic: list[LabelledExample], default_tree: CategoryTree, fast_config: TrainingConfig
+) -> None:
+    # liblinear's random generator is C-global and a multi-threaded BLAS sums in an order
+    # that depends on its thread count: neither may make the model depend on the process count.
+    encoder = FakeEncoder()
+    alone = replace(fast_config, jobs=1, parallel_above=0)
+    together = replace(fast_config, jobs=2, parallel_above=0)
+    assert together.worker_count(len(synthetic), 4) == 2
+    first = train(synthetic, default_tree, encoder=encoder, encoder_name="fake", config=alone)
+    second = train(synthetic, default_tree, encoder=encoder, encoder_name="fake", config=together)
+    assert first.version == second.version
 
 
 def test_round_trip_to_bytes(trained: TrainedModel, default_tree: CategoryTree) -> None:
