@@ -281,13 +281,11 @@ def _fit_head(
     parts = [train_part for train_part, _ in folds] + [np.arange(y.size, dtype=np.int64)]
     names = [f"{target}: fold {n} of {len(folds)}" for n in range(1, len(folds) + 1)]
     names.append(f"{target}: final fit")
+    # With one worker joblib runs the fits in this process, one after another.
     workers = config.worker_count(y.size, len(parts))
-    fits = (delayed(_fit_bases)(features, index[p], y[p], n_labels, config) for p in parts)
-    results: Iterable[tuple[BaseScorer, ...]] = (
-        (_fit_bases(features, index[p], y[p], n_labels, config) for p in parts)
-        if workers == 1
-        else Parallel(n_jobs=workers, backend="loky", return_as="generator")(fits)
-    )
+    results: Iterable[tuple[BaseScorer, ...]] = Parallel(
+        n_jobs=workers, backend="loky", return_as="generator"
+    )(delayed(_fit_bases)(features, index[p], y[p], n_labels, config) for p in parts)
     fitted: list[tuple[BaseScorer, ...]] = []
     steps.advance(names[0])
     for number, bases in enumerate(results, start=1):

@@ -261,24 +261,7 @@ def _warn(
         group=ticket.group,
         assignee_name=_assignee_name(session, ticket),
     )
-    queued = mail_staff(
-        session,
-        context.outbox,
-        mail,
-        recipients,
-        now=now,
-        conversation=conversation_for(session, ticket),
-        reply_for=context.reply_for(ticket.id),
-    )
-    _record(
-        session,
-        ticket,
-        "sla_warning",
-        columns=columns,
-        due=due,
-        outbound=queued_ids(queued),
-        now=now,
-    )
+    _send_and_record(context, session, ticket, mail, recipients, "sla_warning", columns, due, now)
     log.info("ticket %s: %s warning (due %s)", ticket.id, columns.label, due.isoformat())
 
 
@@ -296,6 +279,22 @@ def _escalate(
         assignee_name=_assignee_name(session, ticket),
         resolution_due=ticket.resolution_due,
     )
+    _send_and_record(context, session, ticket, mail, recipients, "sla_escalated", columns, due, now)
+    log.warning("ticket %s: %s target missed, escalated", ticket.id, columns.label)
+
+
+def _send_and_record(  # noqa: PLR0917 (one private step of _warn and _escalate)
+    context: TimedContext,
+    session: Session,
+    ticket: Ticket,
+    mail: SlaWarningMail | EscalationMail,
+    recipients: Sequence[StaffMember],
+    kind: str,
+    columns: TargetColumns,
+    due: datetime,
+    now: datetime,
+) -> None:
+    """Queue the staff mail in the ticket's conversation and record the SLA event."""
     queued = mail_staff(
         session,
         context.outbox,
@@ -305,16 +304,7 @@ def _escalate(
         conversation=conversation_for(session, ticket),
         reply_for=context.reply_for(ticket.id),
     )
-    _record(
-        session,
-        ticket,
-        "sla_escalated",
-        columns=columns,
-        due=due,
-        outbound=queued_ids(queued),
-        now=now,
-    )
-    log.warning("ticket %s: %s target missed, escalated", ticket.id, columns.label)
+    _record(session, ticket, kind, columns=columns, due=due, outbound=queued_ids(queued), now=now)
 
 
 def queued_ids(queued: Sequence[Any]) -> list[int]:
